@@ -1,0 +1,80 @@
+-- The municipalities of the target vintage. Area is the sum, and the centroid the area-weighted mean, of
+-- the codes valid on the first day of the data period that map onto each vintage code (the exact centroid
+-- of their union). Names and hierarchy come from the vintage code's own row, else from its largest part.
+{%- set vintage_date = "make_date(" ~ var('target_vintage') ~ ", 1, 1)" %}
+{%- set start_date = "date '" ~ var('data_start_date') ~ "'" %}
+
+with
+
+municipalities as (
+    select * from {{ ref('stg_register__municipalities') }}
+),
+
+vintage_map as (
+    select nis_code, vintage_nis from {{ ref('int_nis_code_vintage_map') }}
+),
+
+base_codes as (
+    select municipalities.*, vintage_map.vintage_nis
+    from municipalities
+    inner join vintage_map using (nis_code)
+    where municipalities.valid_from <= {{ start_date }}
+        and (municipalities.valid_to is null or municipalities.valid_to >= {{ start_date }})
+        and vintage_map.vintage_nis is not null
+),
+
+geometry as (
+    select
+        vintage_nis as nis_code,
+        sum(area_km2) as area_km2,
+        sum(area_km2 * centroid_x) / sum(area_km2) as centroid_x,
+        sum(area_km2 * centroid_y) / sum(area_km2) as centroid_y,
+        count(*) as n_predecessor_codes,
+        arg_max(nis_code, area_km2) as largest_part_nis
+    from base_codes
+    group by vintage_nis
+),
+
+-- vintage codes no base code maps onto (a code created after the start by a change the seed does not list)
+own_geometry as (
+    select
+        municipalities.nis_code,
+        municipalities.area_km2,
+        municipalities.centroid_x,
+        municipalities.centroid_y,
+        0 as n_predecessor_codes,
+        municipalities.nis_code as largest_part_nis
+    from municipalities
+    where municipalities.valid_from <= {{ vintage_date }}
+        and (municipalities.valid_to is null or municipalities.valid_to >= {{ vintage_date }})
+        and municipalities.nis_code not in (select nis_code from geometry)
+),
+
+all_geometry as (
+    select * from geometry
+    union all
+    select * from own_geometry
+),
+
+final as (
+    select
+        all_geometry.nis_code,
+        coalesce(own.name_nl, part.name_nl) as name_nl,
+        coalesce(own.name_fr, part.name_fr) as name_fr,
+        coalesce(own.arrondissement_nis, part.arrondissement_nis) as arrondissement_nis,
+        case when own.nis_code is not null then own.province_nis else part.province_nis end as province_nis,
+        coalesce(own.region_nis, part.region_nis) as region_nis,
+        all_geometry.area_km2,
+        all_geometry.centroid_x,
+        all_geometry.centroid_y,
+        all_geometry.n_predecessor_codes,
+        own.nis_code is null as attributes_from_largest_part,
+        {{ var('target_vintage') }} as vintage
+    from all_geometry
+    left join municipalities as own
+        on own.nis_code = all_geometry.nis_code
+    left join municipalities as part
+        on part.nis_code = all_geometry.largest_part_nis
+)
+
+select * from final

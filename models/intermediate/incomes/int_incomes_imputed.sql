@@ -1,0 +1,74 @@
+-- Clean incomes with the person's age band in the income year (age reached on 31 December) and the missing
+-- disposable incomes imputed by var imputation_method: the mean (the study's method, which assumes missing
+-- completely at random) or the median of the same age band and year, or none.
+{%- set method = var('imputation_method') %}
+{%- if method not in ['mean', 'median', 'none'] %}
+    {{ exceptions.raise_compiler_error("var imputation_method must be mean, median or none, got '" ~ method ~ "'") }}
+{%- endif %}
+
+with
+
+incomes as (
+    select * from {{ ref('int_incomes_checked') }} where rule is null
+),
+
+persons as (
+    select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
+),
+
+age_bands as (
+    select * from {{ ref('age_bands') }}
+),
+
+aged as (
+    select
+        incomes.*,
+        incomes.income_year - year(persons.birth_date) as age_in_year
+    from incomes
+    left join persons using (person_id)
+),
+
+banded as (
+    select
+        aged.*,
+        case
+            when aged.age_in_year is null then 'unknown'
+            else coalesce(age_bands.band_label, 'other')
+        end as age_band
+    from aged
+    left join age_bands on aged.age_in_year between age_bands.min_age and age_bands.max_age
+),
+
+band_year_stats as (
+    select
+        income_year,
+        age_band,
+        avg(disposable_income) as mean_income,
+        median(disposable_income) as median_income
+    from banded
+    where disposable_income is not null
+    group by income_year, age_band
+),
+
+imputed as (
+    select
+        banded.person_id,
+        banded.income_year,
+        banded.age_band,
+        banded.disposable_income as disposable_income_raw,
+        {%- if method == 'mean' %}
+        coalesce(banded.disposable_income, band_year_stats.mean_income) as disposable_income,
+        banded.disposable_income is null and band_year_stats.mean_income is not null as income_imputed,
+        {%- elif method == 'median' %}
+        coalesce(banded.disposable_income, band_year_stats.median_income) as disposable_income,
+        banded.disposable_income is null and band_year_stats.median_income is not null as income_imputed,
+        {%- else %}
+        banded.disposable_income as disposable_income,
+        false as income_imputed,
+        {%- endif %}
+        '{{ method }}' as imputation_method
+    from banded
+    left join band_year_stats using (income_year, age_band)
+)
+
+select * from imputed

@@ -1,0 +1,80 @@
+-- Every raw incomes row with the first quarantine rule it breaks (NULL = clean) and a readable reason.
+-- Rules apply in the design's order; a duplicate is a second row of a (person, year) among the rows that
+-- passed the value rules, so a bad first copy never hides a good second one.
+with
+
+incomes as (
+    select * from {{ ref('stg_register__incomes') }}
+),
+
+person_ids as (
+    select distinct person_id from {{ ref('stg_register__persons') }} where person_id is not null
+),
+
+value_checked as (
+    select
+        *,
+        case
+            when disposable_income < 0 then 'income_negative'
+            when (disposable_income_raw is not null and disposable_income is null)
+                or isnan(disposable_income) or isinf(disposable_income)
+                or disposable_income > {{ var('income_max_eur') }}
+                or income_year is null
+                or income_year not between 1990 and 2100 then 'income_absurd'
+        end as value_rule,
+        case
+            when disposable_income < 0
+                then 'disposable_income ' || cast(disposable_income as varchar) || ' is negative'
+            when disposable_income_raw is not null and disposable_income is null
+                then 'disposable_income ''' || disposable_income_raw || ''' is not a number'
+            when isnan(disposable_income) or isinf(disposable_income)
+                or disposable_income > {{ var('income_max_eur') }}
+                then 'disposable_income ' || cast(disposable_income as varchar) || ' is above '
+                    || cast({{ var('income_max_eur') }} as varchar)
+            when income_year is null or income_year not between 1990 and 2100
+                then 'income_year ''' || coalesce(income_year_raw, '') || ''' is not a year in 1990..2100'
+        end as value_reason
+    from incomes
+),
+
+ranked as (
+    select
+        *,
+        case
+            when value_rule is null
+                then row_number() over (
+                    partition by person_id, income_year, value_rule is null order by source_row
+                )
+        end as key_rank
+    from value_checked
+),
+
+checked as (
+    select
+        ranked.source_row,
+        ranked.person_id,
+        ranked.income_year,
+        ranked.disposable_income,
+        ranked.household_id,
+        ranked.household_type,
+        ranked.household_equivalised_income,
+        ranked.is_student,
+        ranked.is_institutional_household,
+        case
+            when ranked.value_rule is not null then ranked.value_rule
+            when ranked.key_rank > 1 then 'income_duplicate'
+            when person_ids.person_id is null then 'income_person_unknown'
+        end as rule,
+        case
+            when ranked.value_rule is not null then ranked.value_reason
+            when ranked.key_rank > 1
+                then 'person ''' || ranked.person_id || ''' already has an income row for '
+                    || cast(ranked.income_year as varchar)
+            when person_ids.person_id is null
+                then 'person_id ''' || coalesce(ranked.person_id, '') || ''' is not in persons'
+        end as reason
+    from ranked
+    left join person_ids using (person_id)
+)
+
+select * from checked

@@ -1,0 +1,187 @@
+-- Every raw moves row with the first quarantine rule it breaks (NULL = clean), a readable reason, and both
+-- NIS codes harmonised to the target vintage. A code used after its end date whose successor is
+-- unambiguous is mapped and flagged (code_remapped) instead of quarantined.
+{%- set x_range = var('lambert72_x_range') %}
+{%- set y_range = var('lambert72_y_range') %}
+{%- set coordinates = [('origin_x', x_range), ('origin_y', y_range), ('destination_x', x_range), ('destination_y', y_range)] %}
+
+with
+
+moves as (
+    select * from {{ ref('stg_register__moves') }}
+),
+
+municipalities as (
+    select nis_code, valid_from, valid_to from {{ ref('stg_register__municipalities') }}
+),
+
+vintage_map as (
+    select nis_code, vintage_nis from {{ ref('int_nis_code_vintage_map') }}
+),
+
+person_ids as (
+    select distinct person_id from {{ ref('stg_register__persons') }} where person_id is not null
+),
+
+persons as (
+    select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
+),
+
+exact_ranked as (
+    select
+        *,
+        row_number() over (
+            partition by
+                person_id, move_date_raw, move_type, origin_nis, destination_nis, origin_country,
+                destination_country, origin_x_raw, origin_y_raw, destination_x_raw, destination_y_raw
+            order by source_row
+        ) as exact_rank
+    from moves
+),
+
+near_ranked as (
+    select
+        *,
+        case
+            when exact_rank = 1
+                then row_number() over (
+                    partition by person_id, move_date, move_type, origin_nis, destination_nis, exact_rank = 1
+                    order by source_row
+                )
+        end as near_rank
+    from exact_ranked
+),
+
+sides as (
+    select
+        near_ranked.*,
+        -- origin
+        near_ranked.origin_nis is not null
+            and not regexp_full_match(near_ranked.origin_nis, '[0-9]{5}') as origin_malformed,
+        origin_code.nis_code is not null as origin_known,
+        origin_code.valid_from as origin_valid_from,
+        origin_code.valid_to as origin_valid_to,
+        origin_map.vintage_nis as origin_vintage_nis,
+        -- destination
+        near_ranked.destination_nis is not null
+            and not regexp_full_match(near_ranked.destination_nis, '[0-9]{5}') as destination_malformed,
+        destination_code.nis_code is not null as destination_known,
+        destination_code.valid_from as destination_valid_from,
+        destination_code.valid_to as destination_valid_to,
+        destination_map.vintage_nis as destination_vintage_nis,
+        -- person
+        person_ids.person_id is not null as person_known,
+        persons.birth_date
+    from near_ranked
+    left join municipalities as origin_code on origin_code.nis_code = near_ranked.origin_nis
+    left join vintage_map as origin_map on origin_map.nis_code = near_ranked.origin_nis
+    left join municipalities as destination_code on destination_code.nis_code = near_ranked.destination_nis
+    left join vintage_map as destination_map on destination_map.nis_code = near_ranked.destination_nis
+    left join person_ids on person_ids.person_id = near_ranked.person_id
+    left join persons on persons.person_id = near_ranked.person_id
+),
+
+flagged as (
+    select
+        *,
+        {%- for side in ['origin', 'destination'] %}
+        -- {{ side }}: before its start, or after its end without an unambiguous successor, or not mappable
+        coalesce(
+            {{ side }}_known and (
+                move_date < {{ side }}_valid_from
+                or (move_date > {{ side }}_valid_to and {{ side }}_vintage_nis is null)
+                or {{ side }}_vintage_nis is null
+            ),
+            false
+        ) as {{ side }}_invalid_on_date,
+        coalesce({{ side }}_known and move_date > {{ side }}_valid_to and {{ side }}_vintage_nis is not null, false)
+            as {{ side }}_remapped,
+        {%- endfor %}
+        case
+            when move_type = 'internal' then origin_nis is null or destination_nis is null
+            when move_type = 'immigration' then origin_nis is not null or destination_nis is null
+            when move_type = 'emigration' then origin_nis is null or destination_nis is not null
+            else true
+        end as type_inconsistent,
+        {%- for column, bounds in coordinates %}
+        ({{ column }}_raw is not null and ({{ column }} is null or isnan({{ column }})
+            or {{ column }} not between {{ bounds[0] }} and {{ bounds[1] }})) as {{ column }}_outside{{ ',' if not loop.last }}
+        {%- endfor %}
+    from sides
+),
+
+checked as (
+    select
+        source_row,
+        move_id,
+        move_id_raw,
+        person_id,
+        move_date,
+        move_type,
+        origin_nis,
+        destination_nis,
+        origin_country,
+        destination_country,
+        origin_x,
+        origin_y,
+        destination_x,
+        destination_y,
+        origin_vintage_nis,
+        destination_vintage_nis,
+        origin_remapped or destination_remapped as code_remapped,
+        case
+            when exact_rank > 1 then 'move_duplicate_exact'
+            when near_rank > 1 then 'move_duplicate_near'
+            when move_date_raw is null then 'move_date_missing'
+            when move_date is null
+                or move_date not between date '{{ var("data_start_date") }}' and date '{{ var("data_end_date") }}'
+                then 'move_date_invalid'
+            when origin_malformed or destination_malformed then 'nis_malformed'
+            when (origin_nis is not null and not origin_known)
+                or (destination_nis is not null and not destination_known) then 'nis_unknown'
+            when origin_invalid_on_date or destination_invalid_on_date then 'nis_not_valid_on_date'
+            when type_inconsistent then 'move_type_inconsistent'
+            when not person_known then 'person_unknown'
+            when birth_date > move_date then 'birth_after_move'
+            when origin_x_outside or origin_y_outside or destination_x_outside or destination_y_outside
+                then 'coordinates_outside_belgium'
+        end as rule,
+        case
+            when exact_rank > 1 then 'same values as an earlier row (all columns but move_id)'
+            when near_rank > 1
+                then 'same person, date, move type and codes as an earlier row; other values differ'
+            when move_date_raw is null then 'move_date is empty'
+            when move_date is null then 'move_date ''' || move_date_raw || ''' is not a date'
+            when move_date not between date '{{ var("data_start_date") }}' and date '{{ var("data_end_date") }}'
+                then 'move_date ' || cast(move_date as varchar) || ' lies outside the data period '
+                    || '{{ var("data_start_date") }}..{{ var("data_end_date") }}'
+            when origin_malformed then 'origin_nis ''' || origin_nis || ''' is not a 5-digit NIS code'
+            when destination_malformed
+                then 'destination_nis ''' || destination_nis || ''' is not a 5-digit NIS code'
+            when origin_nis is not null and not origin_known
+                then 'origin_nis ' || origin_nis || ' is not in municipalities'
+            when destination_nis is not null and not destination_known
+                then 'destination_nis ' || destination_nis || ' is not in municipalities'
+            {%- for side in ['origin', 'destination'] %}
+            when {{ side }}_invalid_on_date
+                then '{{ side }}_nis ' || {{ side }}_nis || ' is valid '
+                    || cast({{ side }}_valid_from as varchar) || '..' || coalesce(cast({{ side }}_valid_to as varchar), '')
+                    || ', not on ' || cast(move_date as varchar)
+                    || case when {{ side }}_vintage_nis is null
+                        then ', and maps to no single municipality of vintage {{ var("target_vintage") }}' else '' end
+            {%- endfor %}
+            when type_inconsistent
+                then 'move_type ''' || coalesce(move_type, '') || ''' with origin_nis '
+                    || coalesce(origin_nis, 'empty') || ' and destination_nis ' || coalesce(destination_nis, 'empty')
+            when not person_known then 'person_id ''' || coalesce(person_id, '') || ''' is not in persons'
+            when birth_date > move_date
+                then 'birth_date ' || cast(birth_date as varchar) || ' after move_date ' || cast(move_date as varchar)
+            {%- for column, bounds in coordinates %}
+            when {{ column }}_outside
+                then '{{ column }} ''' || {{ column }}_raw || ''' is not a number in {{ bounds[0] }}..{{ bounds[1] }}'
+            {%- endfor %}
+        end as reason
+    from flagged
+)
+
+select * from checked

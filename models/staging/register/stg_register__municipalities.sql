@@ -1,0 +1,27 @@
+-- Every municipality code of the extract with its validity interval, typed to the contract.
+with source as (
+    select * from {{ source('register', 'municipalities') }}
+),
+
+renamed as (
+    select
+        cast(source_row as bigint) as source_row,
+        -- codes and names
+        cast(nis_code as varchar) as nis_code,
+        cast(name_nl as varchar) as name_nl,
+        cast(name_fr as varchar) as name_fr,
+        -- hierarchy
+        cast(arrondissement_nis as varchar) as arrondissement_nis,
+        cast(province_nis as varchar) as province_nis,
+        cast(region_nis as varchar) as region_nis,
+        -- validity
+        try_cast(valid_from as date) as valid_from,
+        try_cast(valid_to as date) as valid_to,
+        -- geometry
+        try_cast(area_km2 as double) as area_km2,
+        try_cast(centroid_x as double) as centroid_x,
+        try_cast(centroid_y as double) as centroid_y
+    from source
+)
+
+select * from renamed
