@@ -34,10 +34,11 @@ IMPUTATION_METHODS = ("mean", "median", "none")
 MAX_DISTANCE_KM = 400.0
 REL_TOL = 1e-6
 
-# Columns that identify a failing row in the report. For person-level marts only pseudonymised ids.
+# Columns that identify a failing row in the report. Person-level marts show only the pseudonymised
+# person id (never values); aggregate marts show their key (period, group, municipality codes).
 SAMPLE_ID_COLUMNS: dict[str, tuple[str, ...]] = {
-    "fct_moves": ("move_id",),
-    "fct_incomes": ("person_id", "income_year"),
+    "fct_moves": ("person_id",),
+    "fct_incomes": ("person_id",),
     "dim_municipality": ("nis_code",),
     "dim_municipality_year": ("nis_code", "year"),
     "mart_network_dyads": ("period_label", "group_type", "group_value", "origin_nis", "destination_nis"),
@@ -85,7 +86,7 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         vintage: Series[pd.Int64Dtype] = pa.Field(isin=[params.target_vintage])
 
         @pa.dataframe_check(name="name_nl_or_name_fr_present")
-        def has_a_name(cls, df):
+        def check_has_a_name(cls, df):
             return df["name_nl"].notna() | df["name_fr"].notna()
 
     class DimMunicipalityYear(Base):
@@ -96,7 +97,7 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         density_per_km2: Series[float] = pa.Field(ge=0)
 
         @pa.dataframe_check(name="density_equals_population_over_area")
-        def density(cls, df):
+        def check_density(cls, df):
             return _close(df["density_per_km2"], df["population"].astype("float64") / df["area_km2"], 1e-6)
 
     class FctMoves(Base):
@@ -128,11 +129,11 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         density_diff_per_1000: Series[float] = pa.Field(nullable=True)
 
         @pa.dataframe_check(name="move_year_is_year_of_move_date")
-        def move_year_matches(cls, df):
+        def check_move_year_matches(cls, df):
             return df["move_date"].dt.year == df["move_year"]
 
         @pa.dataframe_check(name="period_label_matches_move_date")
-        def period_matches(cls, df):
+        def check_period_matches(cls, df):
             ok = pd.Series(False, index=df.index)
             for label, (start, end) in params.periods.items():
                 inside = (df["move_date"] >= pd.Timestamp(start)) & (df["move_date"] <= pd.Timestamp(end))
@@ -140,25 +141,25 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
             return ok
 
         @pa.dataframe_check(name="move_type_matches_belgian_sides")
-        def sides(cls, df):
+        def check_sides(cls, df):
             t = df["move_type"]
             o = df["origin_nis"].notna()
             d = df["destination_nis"].notna()
             return ((t == "internal") & o & d) | ((t == "immigration") & ~o & d) | ((t == "emigration") & o & ~d)
 
         @pa.dataframe_check(name="inter_municipal_iff_internal_between_two_municipalities")
-        def inter(cls, df):
+        def check_inter(cls, df):
             expected = (df["move_type"] == "internal") & (df["origin_nis"] != df["destination_nis"]).fillna(False)
             return df["is_inter_municipal"].astype(bool) == expected.astype(bool)
 
         @pa.dataframe_check(name="became_intra_implies_same_code_after_harmonisation")
-        def became_intra(cls, df):
+        def check_became_intra(cls, df):
             same_now = (df["origin_nis"] == df["destination_nis"]).fillna(False)
             differed = (df["origin_nis_raw"] != df["destination_nis_raw"]).fillna(False)
             return _implies(df["became_intra_by_harmonisation"], same_now & differed)
 
         @pa.dataframe_check(name="age_band_matches_age_at_move")
-        def age_band_ok(cls, df):
+        def check_age_band_ok(cls, df):
             age = df["age_at_move"]
             expected = pd.Series("other", index=df.index, dtype="object")
             for label, (lo, hi) in age_bands.items():
@@ -167,15 +168,15 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
             return df["age_band"].astype("object") == expected
 
         @pa.dataframe_check(name="income_group_unknown_iff_no_income")
-        def income_unknown(cls, df):
+        def check_income_unknown(cls, df):
             return (df["income_group"] == "unknown") == df["disposable_income"].isna()
 
         @pa.dataframe_check(name="distance_source_iff_distance")
-        def distance_source(cls, df):
+        def check_distance_source(cls, df):
             return df["distance_km"].isna() == df["distance_source"].isna()
 
         @pa.dataframe_check(name="inter_municipal_moves_have_a_distance")
-        def distance_present(cls, df):
+        def check_distance_present(cls, df):
             return _implies(df["is_inter_municipal"], df["distance_km"].notna())
 
     class FctIncomes(Base):
@@ -189,20 +190,20 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         income_group: Series[str] = pa.Field(isin=income_labels)
 
         @pa.dataframe_check(name="income_imputed_implies_raw_income_missing")
-        def imputed_raw_null(cls, df):
+        def check_imputed_raw_null(cls, df):
             return _implies(df["income_imputed"], df["disposable_income_raw"].isna())
 
         @pa.dataframe_check(name="observed_income_kept_unchanged")
-        def observed_kept(cls, df):
+        def check_observed_kept(cls, df):
             observed = ~df["income_imputed"].fillna(False).astype(bool) & df["disposable_income_raw"].notna()
             return ~observed | _close(df["disposable_income"], df["disposable_income_raw"])
 
         @pa.dataframe_check(name="imputed_income_has_a_method")
-        def method(cls, df):
+        def check_method(cls, df):
             return _implies(df["income_imputed"], df["imputation_method"].notna())
 
         @pa.dataframe_check(name="income_group_unknown_iff_no_income")
-        def unknown_group(cls, df):
+        def check_unknown_group(cls, df):
             return (df["income_group"] == "unknown") == df["disposable_income"].isna()
 
     class MartNetworkDyads(Base):
@@ -219,19 +220,19 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         distance_10km: Series[float] = pa.Field(gt=0)
 
         @pa.dataframe_check(name="no_self_loops")
-        def no_self_loops(cls, df):
+        def check_no_self_loops(cls, df):
             return df["origin_nis"] != df["destination_nis"]
 
         @pa.dataframe_check(name=f"tie_iff_n_moves_at_least_min_moves")
-        def tie_rule(cls, df):
+        def check_tie_rule(cls, df):
             return df["tie"].astype(bool) == (df["n_moves"] >= min_moves)
 
         @pa.dataframe_check(name="distance_10km_is_distance_km_over_10")
-        def distance_10(cls, df):
+        def check_distance_10(cls, df):
             return _close(df["distance_10km"], df["distance_km"] / 10.0)
 
         @pa.dataframe_check(name="group_value_belongs_to_group_type")
-        def group_value_ok(cls, df):
+        def check_group_value_ok(cls, df):
             t, v = df["group_type"], df["group_value"]
             return ((t == "all") & (v == "all")) | ((t == "age_band") & v.isin(list(age_bands))) | (
                 (t == "income_group") & v.isin(income_groups)
@@ -247,17 +248,17 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         share: Series[float] = pa.Field(ge=0, le=1, nullable=True)
 
         @pa.dataframe_check(name="movers_in_at_most_all_groups")
-        def at_most(cls, df):
+        def check_at_most(cls, df):
             return df["movers_in"] <= df["movers_in_all_groups"]
 
         @pa.dataframe_check(name="share_is_movers_in_over_all_groups")
-        def share_rule(cls, df):
+        def check_share_rule(cls, df):
             denom = df["movers_in_all_groups"].astype("float64")
             expected = (df["movers_in"].astype("float64") / denom).where(denom > 0)
             return _close(df["share"], expected) | ((denom == 0) & df["share"].fillna(0).eq(0))
 
         @pa.dataframe_check(name="group_value_belongs_to_group_type")
-        def group_value_ok(cls, df):
+        def check_group_value_ok(cls, df):
             t, v = df["group_type"], df["group_value"]
             return ((t == "all") & (v == "all")) | ((t == "age_band") & v.isin(list(age_bands))) | (
                 (t == "income_group") & v.isin(income_groups)

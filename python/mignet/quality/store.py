@@ -66,7 +66,8 @@ class CheckResult:
 
     @property
     def blocks_certification(self) -> bool:
-        return self.severity == "error" and self.status in ("fail", "error")
+        # a skipped error-severity check was not passed either
+        return self.severity == "error" and self.status in ("fail", "error", "skipped")
 
     @property
     def label(self) -> str:

@@ -1,0 +1,185 @@
+"""The quality report, `reports/quality/index.html`: one self-contained page for a statistician who never
+used dbt. It states which build was checked, whether every raw row is accounted for (raw = clean +
+quarantined), and per mart which checks ran, what failed, how many rows, and whether the mart is certified.
+
+Disclosure: the page holds no microdata. Failing-row samples show pseudonymised ids (or aggregate keys)
+only, and every count from 1 to 9 is shown as "<10" (with its share hidden, which would reveal it).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import platform
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import duckdb
+import jinja2
+
+from mignet.quality import CERTIFIED_MARTS
+from mignet.quality.store import Certification, table_exists
+from mignet.settings import Settings
+
+SMALL_COUNT = 10
+TEMPLATE = "quality_report.html.j2"
+
+
+def fmt_count(n) -> str:
+    if n is None:
+        return "–"
+    n = int(n)
+    if 0 < abs(n) < SMALL_COUNT:
+        return "<10"
+    return f"{n:,}"
+
+
+def fmt_share(share, count) -> str:
+    if share is None:
+        return "–"
+    if count is not None and 0 < abs(int(count)) < SMALL_COUNT:
+        return "–"
+    return f"{100 * share:.3g}%"
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def versions(dbt_version: str | None) -> dict[str, str]:
+    return {
+        "mignet": _version("mignet"),
+        "dbt-core": dbt_version or _version("dbt-core"),
+        "dbt-duckdb": _version("dbt-duckdb"),
+        "duckdb": _version("duckdb"),
+        "pandera": _version("pandera"),
+        "great-expectations": _version("great-expectations"),
+        "python": platform.python_version(),
+    }
+
+
+def _masked_table(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[list[str]]]:
+    rel = con.sql(sql)
+    columns = rel.columns
+    types = [str(t) for t in rel.types]
+    rows = []
+    for row in rel.fetchall():
+        out = []
+        for value, t in zip(row, types):
+            if value is not None and t in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "SMALLINT") and not isinstance(value, bool):
+                out.append(fmt_count(value))
+            else:
+                out.append("" if value is None else str(value))
+        rows.append(out)
+    return columns, rows
+
+
+def reconciliation(con: duckdb.DuckDBPyConnection) -> dict:
+    """audit.rpt_reconciliation as it stands (the dbt engineer owns its columns), masked; plus whether each
+    raw table balances when the columns make that checkable."""
+    if not table_exists(con, "audit", "rpt_reconciliation"):
+        return {"available": False, "columns": [], "rows": [], "balance": []}
+    columns, rows = _masked_table(con, "select * from audit.rpt_reconciliation order by all")
+    balance = []
+    cols = {c.lower(): c for c in columns}
+    raw = next((cols[c] for c in cols if c in ("n_raw", "raw_rows", "rows_raw")), None)
+    clean = next((cols[c] for c in cols if c in ("n_clean", "clean_rows", "rows_clean")), None)
+    quar = next((cols[c] for c in cols if c in ("n_quarantined", "quarantined_rows", "rows_quarantined")), None)
+    table_col = next((cols[c] for c in cols if c in ("source_table", "raw_table", "table_name")), None)
+    if raw and clean and quar and table_col:
+        for t, r, c, q in con.sql(
+            f'select "{table_col}", max("{raw}"), max("{clean}"), sum("{quar}") '
+            f"from audit.rpt_reconciliation group by 1 order by 1"
+        ).fetchall():
+            balance.append({"table": t, "raw": fmt_count(r), "clean": fmt_count(c), "quarantined": fmt_count(q),
+                            "balanced": (r == (c or 0) + (q or 0))})
+    return {"available": True, "columns": columns, "rows": rows, "balance": balance}
+
+
+def _relative(target: Path, start: Path) -> str:
+    return Path(os.path.relpath(target, start)).as_posix()
+
+
+def write_quality_report(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    dbt,
+    certifications: dict[str, Certification],
+    started: datetime,
+    gx_docs: Path | None,
+    out: Path,
+) -> Path:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dbt_docs = settings.project_root / "target" / "index.html"
+    marts = []
+    for mart in CERTIFIED_MARTS:
+        cert = certifications[mart]
+        by_source: dict[str, dict[str, int]] = {}
+        for c in cert.checks:
+            s = by_source.setdefault(c.source, {"pass": 0, "fail": 0, "warn": 0})
+            if c.status == "pass":
+                s["pass"] += 1
+            elif c.blocks_certification:
+                s["fail"] += 1
+            else:
+                s["warn"] += 1
+        checks = sorted(
+            cert.checks,
+            key=lambda c: (0 if c.blocks_certification else 1 if c.status != "pass" else 2, c.source, c.check_name),
+        )
+        marts.append(
+            {
+                "name": mart,
+                "cert": cert,
+                "rows": fmt_count(cert.row_count),
+                "contract": {True: "enforced", False: "not enforced"}.get(dbt.contracts.get(mart), "unknown"),
+                "by_source": by_source,
+                "checks": [
+                    {
+                        "source": c.source,
+                        "name": c.check_name,
+                        "column": c.column_name or "",
+                        "severity": c.severity,
+                        "status": c.status,
+                        "blocking": c.blocks_certification,
+                        "failing": fmt_count(c.failing_count),
+                        "share": fmt_share(c.failing_share, c.failing_count),
+                        "detail": c.detail,
+                        "samples": ", ".join(c.sample_ids),
+                    }
+                    for c in checks
+                ],
+            }
+        )
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+    page = env.get_template(TEMPLATE).render(
+        build_id=dbt.build_id,
+        dbt_generated_at=dbt.generated_at,
+        dbt_problem=dbt.problem,
+        artifacts_dir=str(dbt.artifacts_dir) if dbt.artifacts_dir else None,
+        checked_at=started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        written_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        raw_dir=str(settings.raw_dir),
+        warehouse=str(settings.warehouse),
+        versions=versions(dbt.dbt_version),
+        recon=reconciliation(con),
+        marts=marts,
+        n_certified=sum(1 for m in marts if m["cert"].certified),
+        gx_docs=_relative(gx_docs, out.parent) if gx_docs and gx_docs.exists() else None,
+        dbt_docs=_relative(dbt_docs, out.parent) if dbt_docs.exists() else None,
+    )
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+__all__ = ["write_quality_report", "fmt_count", "fmt_share", "html"]
