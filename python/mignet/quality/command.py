@@ -1,0 +1,56 @@
+"""Click commands `mignet validate` and `mignet publish` (imported lazily by mignet.cli)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from mignet.settings import Settings
+
+
+def _say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+@click.command()
+@click.option("--artifacts", "artifacts_dir", type=click.Path(file_okay=False, exists=True),
+              help="Folder with dbt's run_results.json and manifest.json (default: the latest build's).")
+@click.option("--no-gx", is_flag=True, help="Skip the Great Expectations suites (quicker; the report then "
+              "lists no GX results, and table-level rules such as unique keys are not checked).")
+def validate(artifacts_dir, no_gx):
+    """Check every certified mart (dbt results, pandera rules, GX suites), write one certification record
+    per mart into the warehouse and the report reports/quality/index.html. Exit status 1 when any mart is
+    not certified."""
+    from pathlib import Path
+
+    from mignet.quality.validate import validate as run_validate
+
+    settings = Settings.from_env()
+    result = run_validate(settings, progress=_say, artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
+                          run_gx=not no_gx)
+    for mart, ok in result.certified.items():
+        line = f"{mart:<26} {'certified' if ok else 'NOT certified'}"
+        if not ok:
+            line += ": " + ", ".join(result.certifications[mart].failed_checks)
+        click.echo(line)
+    click.echo(f"report: {result.report_path}")
+    if not result.all_certified:
+        sys.exit(1)
+
+
+@click.command()
+@click.option("--keep", default=3, show_default=True, help="How many releases to keep on disk.")
+def publish(keep):
+    """Export the certified marts to a new Parquet release, switch data/releases/current to it atomically,
+    and keep analytics.duckdb (views over the current release) in place. Refuses, leaving the previous
+    release current, when any mart is not certified."""
+    from mignet.quality.publish import PublishError
+    from mignet.quality.publish import publish as run_publish
+
+    settings = Settings.from_env()
+    try:
+        release_id = run_publish(settings, progress=_say, keep=keep)
+    except PublishError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(release_id)
