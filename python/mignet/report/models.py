@@ -1,0 +1,336 @@
+"""The analysis report `reports/models/index.html`: one self-contained page that answers the study's
+question at a glance (did people leave dense areas during Covid-19, and for whom?) and then gives the
+tables, scenario probabilities, maps, goodness of fit and a methods section taken from the run itself.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from mignet.report import figures, maps, scenarios
+from mignet.report.data import ReportInputs, load_report_inputs
+from mignet.settings import Settings
+
+TEMPLATES = Path(__file__).with_name("templates")
+GROUP_TYPES = ("all", "age_band", "income_group")
+# Units of the dyad covariates, by the column naming of docs/design.md (mart_network_dyads).
+COVARIATES = {
+    "density_diff_per_1000": (
+        "Density difference",
+        "population density of the origin minus that of the destination, in 1,000 inhabitants per km², "
+        "densities of the period's first year",
+    ),
+    "distance_10km": ("Distance", "straight-line distance between the municipalities' centroids, in units of 10 km"),
+    "distance_km": ("Distance", "straight-line distance between the municipalities' centroids, in km"),
+}
+STRUCTURAL_TERMS = {
+    "edges": ("Edges", "the baseline log odds of a tie (the network's density)"),
+    "mutual": ("Mutual", "the extra log odds of a tie i→j when j→i is also present (reciprocity)"),
+}
+
+
+def term_label(term: str) -> str:
+    if term in STRUCTURAL_TERMS:
+        return STRUCTURAL_TERMS[term][0]
+    kind, _, column = term.partition(":")
+    if column in COVARIATES:
+        return COVARIATES[column][0]
+    return f"{column or term} ({kind})" if column else term
+
+
+def term_description(term: str) -> str:
+    if term in STRUCTURAL_TERMS:
+        return STRUCTURAL_TERMS[term][1]
+    kind, _, column = term.partition(":")
+    what = COVARIATES.get(column, (None, f"the dyad column `{column}`"))[1]
+    return {"edgecov": "edge covariate: ", "sender": "sender effect of ", "receiver": "receiver effect of "}.get(kind, "") + what
+
+
+def _periods(inputs: ReportInputs) -> list[str]:
+    seeded = [p for p in inputs.periods["period_label"].tolist()]
+    present = list(dict.fromkeys(inputs.estimates["period_label"]))
+    return [p for p in seeded if p in present] + [p for p in present if p not in seeded]
+
+
+def _group_order(estimates: pd.DataFrame) -> dict[str, list[str]]:
+    order: dict[str, list[str]] = {}
+    for gt, rows in estimates.groupby("group_type", sort=False):
+        values = list(dict.fromkeys(rows["group_value"]))
+        if gt == "income_group":
+            rank = {v: i for i, v in enumerate(["low", "lower_middle", "upper_middle", "high", "unknown"])}
+            values.sort(key=lambda v: (rank.get(v, 99), v))
+        else:
+            values.sort()
+        order[gt] = values
+    return order
+
+
+def _covariate_terms(estimates: pd.DataFrame) -> list[str]:
+    terms = list(dict.fromkeys(estimates["term"]))
+    covariates = [t for t in terms if t not in STRUCTURAL_TERMS]
+    density = [t for t in covariates if "density" in t]
+    return density + [t for t in covariates if t not in density]
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    return f"{float(value):.{digits}f}"
+
+
+def _day(value) -> str:
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return "?"
+    return str(pd.Timestamp(value).date())
+
+
+def _estimable(row) -> bool:
+    exists = row.get("mle_exists", True)
+    if exists is None or (isinstance(exists, float) and math.isnan(exists)):
+        exists = True
+    return bool(exists) and row.get("estimate") is not None and math.isfinite(float(row.get("estimate")))
+
+
+def study_tables(inputs: ReportInputs, periods: list[str], group_order: dict[str, list[str]]) -> list[dict]:
+    """The study's appendix tables: per group, for each period log odds with stars, s.e. and odds ratio,
+    and the size of each network."""
+    est = inputs.estimates
+    terms = list(dict.fromkeys(est["term"]))
+    structural = [t for t in ("edges", "mutual") if t in terms]
+    terms = structural + [t for t in terms if t not in structural]
+    tables = []
+    for gt in [g for g in GROUP_TYPES if g in group_order] + [g for g in group_order if g not in GROUP_TYPES]:
+        for gv in group_order[gt]:
+            rows = est[(est["group_type"] == gt) & (est["group_value"] == gv)]
+            body = []
+            for term in terms:
+                cells = []
+                for period in periods:
+                    hit = rows[(rows["term"] == term) & (rows["period_label"] == period)]
+                    if hit.empty:
+                        cells.append({"estimate": "–", "se": "–", "or": "–", "note": "not fitted"})
+                        continue
+                    r = hit.iloc[0]
+                    if not _estimable(r):
+                        cells.append({"estimate": "MLE does not exist", "se": "–", "or": "–", "note": ""})
+                        continue
+                    stars = r.get("stars") or ""
+                    cells.append({
+                        "estimate": f"{_fmt(r['estimate'])}{stars if isinstance(stars, str) else ''}",
+                        "se": _fmt(r.get("std_error")),
+                        "or": _fmt(r.get("odds_ratio")),
+                        "note": "",
+                    })
+                body.append({"term": term_label(term), "code": term, "cells": cells})
+            footer = []
+            for label, column, digits in (("nodes", "n_nodes", 0), ("ties", "n_ties", 0),
+                                          ("mutual pairs", "n_mutual_pairs", 0), ("log-likelihood", "loglik", 1)):
+                if column not in rows.columns:
+                    continue
+                values = []
+                for period in periods:
+                    hit = rows[rows["period_label"] == period]
+                    v = hit[column].iloc[0] if not hit.empty else None
+                    values.append("–" if v is None or pd.isna(v) else (f"{int(v):,}" if digits == 0 else f"{float(v):,.{digits}f}"))
+                footer.append({"label": label, "cells": values})
+            not_converged = [p for p in periods
+                             if "converged" in rows.columns and not rows[rows["period_label"] == p].empty
+                             and not bool(rows[rows["period_label"] == p]["converged"].iloc[0])]
+            tables.append({
+                "title": "All movers" if gt == "all" else f"{figures.GROUP_TYPE_TITLES.get(gt, gt)} {gv}",
+                "anchor": f"table-{gt}-{gv}".replace("_", "-"),
+                "rows": body, "footer": footer, "not_converged": not_converged,
+            })
+    return tables
+
+
+def findings(inputs: ReportInputs, periods: list[str], group_order: dict[str, list[str]], term: str) -> dict:
+    """Change of one term between consecutive periods for every group, with a z statistic for the
+    difference of two independent estimates (the networks of different periods are fitted separately)."""
+    est = inputs.estimates[inputs.estimates["term"] == term]
+    pairs = list(zip(periods, periods[1:]))
+    rows = []
+    for gt in [g for g in GROUP_TYPES if g in group_order]:
+        for gv in group_order[gt]:
+            sub = est[(est["group_type"] == gt) & (est["group_value"] == gv)].set_index("period_label")
+            cells = []
+            for period in periods:
+                cells.append(_fmt(sub.loc[period, "estimate"]) + (sub.loc[period, "stars"] or "")
+                             if period in sub.index and _estimable(sub.loc[period]) else "–")
+            changes = []
+            for a, b in pairs:
+                if a in sub.index and b in sub.index and _estimable(sub.loc[a]) and _estimable(sub.loc[b]):
+                    diff = float(sub.loc[b, "estimate"] - sub.loc[a, "estimate"])
+                    se = math.hypot(float(sub.loc[a, "std_error"]), float(sub.loc[b, "std_error"]))
+                    z = diff / se if se > 0 else float("nan")
+                    changes.append({"diff": diff, "z": z, "text": f"{diff:+.3f} (z = {z:+.1f})",
+                                    "significant": bool(abs(z) >= 1.96), "direction": "up" if diff > 0 else "down"})
+                else:
+                    changes.append({"diff": None, "z": None, "text": "–", "significant": False, "direction": ""})
+            rows.append({"group": "all movers" if gt == "all" else gv, "group_type": gt, "cells": cells, "changes": changes})
+    summaries = []
+    for k, (a, b) in enumerate(pairs):
+        up = [r["group"] for r in rows if r["changes"][k]["significant"] and r["changes"][k]["direction"] == "up"]
+        down = [r["group"] for r in rows if r["changes"][k]["significant"] and r["changes"][k]["direction"] == "down"]
+        summaries.append({"from": a, "to": b, "up": up, "down": down})
+    return {"term": term, "label": term_label(term), "periods": periods, "pairs": pairs, "rows": rows,
+            "summaries": summaries}
+
+
+def methods(inputs: ReportInputs, periods: list[str]) -> dict:
+    facts, dbt_vars, state = inputs.facts, dict(inputs.dbt_vars), inputs.run_state
+    applied_vars = dict(dbt_vars)
+    applied_vars.update((state.get("dbt_vars") or {}))
+    est = inputs.estimates
+    period_rows = []
+    for _, r in inputs.periods.iterrows():
+        period_rows.append({"label": r["period_label"], "start": _day(r.get("start_date")), "end": _day(r.get("end_date"))})
+    offsets = facts.get("income_year_offsets") or []
+    offset_text = None
+    if offsets:
+        total = sum(n for _, n in offsets)
+        main_offset, main_n = offsets[0]
+        which = {0: "the year of the move", 1: "the year after the move", -1: "the year before the move"}.get(
+            main_offset, f"{main_offset:+d} years from the move")
+        offset_text = f"{which} ({main_n / total:.1%} of moves with an income)"
+    imputation = facts.get("imputation") or []
+    terms = list(dict.fromkeys(est["term"]))
+    methods_used = sorted(set(est["method"].dropna())) if "method" in est.columns else []
+    cert_ids = sorted(set(est["certification_id"].dropna())) if "certification_id" in est.columns else []
+    fitted = est["fitted_at"].dropna() if "fitted_at" in est.columns else pd.Series(dtype=object)
+    return {
+        "first_move": facts.get("first_move"), "last_move": facts.get("last_move"),
+        "n_moves": facts.get("n_moves"), "n_inter_municipal": facts.get("n_inter_municipal"),
+        "n_became_intra": facts.get("n_became_intra"), "n_code_remapped": facts.get("n_code_remapped"),
+        "vintages": facts.get("vintages") or [], "n_municipalities": facts.get("n_municipalities"),
+        "imputation": [{"method": m, "n": n, "n_imputed": k, "share": (k / n if n else 0.0)} for m, n, k in imputation],
+        "income_years": facts.get("income_years"),
+        "income_year_text": offset_text,
+        "distance_sources": facts.get("distance_sources") or [],
+        "periods": period_rows,
+        "terms": [{"code": t, "label": term_label(t), "description": term_description(t)} for t in terms],
+        "fit_methods": methods_used,
+        "certification_ids": cert_ids,
+        "fitted_at": str(fitted.max()) if len(fitted) else None,
+        "min_moves": applied_vars.get("min_moves"),
+        # raw_dir is a Jinja expression in dbt_project.yml; the folder actually read is in the run state.
+        "vars": {k: v for k, v in applied_vars.items() if k not in ("raw_tables", "raw_dir")},
+        "run_state": state,
+        "n_networks": est.groupby(["period_label", "group_type", "group_value"]).ngroups,
+    }
+
+
+def gof_section(inputs: ReportInputs, periods: list[str], group_order: dict[str, list[str]]) -> dict:
+    gof = inputs.gof
+    if gof is None or gof.empty:
+        return {"available": False, "figures": []}
+    labels = [(gt, gv) for gt in GROUP_TYPES if gt in group_order for gv in group_order[gt]]
+    scalar = gof[gof["value"].isna()] if "value" in gof.columns else gof
+    out = figures.gof_summary_plot(scalar, periods, labels) if not scalar.empty else []
+    if "value" in gof.columns:
+        dist = gof[gof["value"].notna() & (gof["group_type"] == "all")]
+        for statistic, rows in dist.groupby("statistic", sort=True):
+            out.append({"statistic": f"{statistic} (all movers)", "img": figures.gof_distribution_plot(rows, statistic, periods)})
+    return {"available": True, "figures": out}
+
+
+def scenario_section(inputs: ReportInputs, periods: list[str]) -> dict:
+    """Tie probabilities of the scenario pairs under each period's model for all movers."""
+    section = {"rows": [], "periods": [], "why": inputs.scenario_why, "group_note": ""}
+    dyads = inputs.scenario_dyads
+    if not inputs.scenario_pairs or dyads is None or dyads.empty:
+        section["why"] = (inputs.scenario_why + " " if inputs.scenario_why else "") + (
+            "No dyad rows for these pairs in marts.mart_network_dyads, so no probabilities.")
+        return section
+    est = inputs.estimates[inputs.estimates["group_type"] == "all"]
+    names = dict(zip(inputs.municipalities["nis_code"].astype(str), inputs.municipalities["name_nl"]))
+    usable = []
+    for period in periods:
+        rows = est[est["period_label"] == period]
+        if not rows.empty and all(_estimable(r) for _, r in rows.iterrows()):
+            usable.append((period, dict(zip(rows["term"], rows["estimate"].astype(float)))))
+    section["periods"] = [p for p, _ in usable]
+    keyed = dyads.set_index(["period_label", "origin_nis", "destination_nis"])
+    for origin, destination in inputs.scenario_pairs:
+        cells, density, distance = [], "–", "–"
+        for period, params in usable:
+            try:
+                forward = keyed.loc[(period, origin, destination)]
+                reverse = keyed.loc[(period, destination, origin)]
+            except KeyError:
+                cells.append({"conditional": "–", "marginal": "–"})
+                continue
+            conditional, marginal = scenarios.tie_probabilities(params, forward, reverse)
+            cells.append({"conditional": f"{conditional:.3g}", "marginal": f"{marginal:.3g}"})
+            density = _fmt(forward.get("density_diff_per_1000"), 2)
+            distance = f"{float(forward['distance_km']):.0f} km" if "distance_km" in forward else "–"
+        section["rows"].append({"origin": names.get(origin, origin), "destination": names.get(destination, destination),
+                                "density": density, "distance": distance, "cells": cells})
+    return section
+
+
+def render(inputs: ReportInputs, settings: Settings) -> str:
+    periods = _periods(inputs)
+    group_order = _group_order(inputs.estimates)
+    cov_terms = _covariate_terms(inputs.estimates)
+    coef_img = figures.coefficient_plot(
+        inputs.estimates, cov_terms, {t: term_label(t) for t in cov_terms}, periods, group_order
+    )
+    geometry = maps.choose_geometry(inputs.municipalities, settings.reference_dir)
+    map_figures = []
+    change_from, change_to = (periods[0], periods[1]) if len(periods) > 1 else (None, None)
+    for gt in ("age_band", "income_group"):
+        # The maps show the groups that have networks (not `other` ages nor `unknown` incomes).
+        values = [v for v in group_order.get(gt, []) if v in set(inputs.shares["group_value"])]
+        if not values:
+            continue
+        map_figures.append({
+            "title": figures.GROUP_TYPE_TITLES[gt],
+            "img": maps.share_maps(inputs.shares, inputs.municipalities, gt, values, periods, geometry,
+                                   change_from, change_to),
+        })
+    density_terms = [t for t in cov_terms if "density" in t]
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html", "j2"]))
+    template = env.get_template("models.html.j2")
+    return template.render(
+        generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        periods=periods,
+        coef_img=coef_img,
+        cov_terms=[{"code": t, "label": term_label(t), "description": term_description(t)} for t in cov_terms],
+        findings=[findings(inputs, periods, group_order, t) for t in density_terms + [t for t in cov_terms if t not in density_terms]],
+        scenarios=scenario_section(inputs, periods),
+        tables=study_tables(inputs, periods, group_order),
+        maps=map_figures, geometry=geometry,
+        gof=gof_section(inputs, periods, group_order),
+        methods=methods(inputs, periods),
+        certifications=(inputs.certifications.to_dict("records") if inputs.certifications is not None else []),
+        quality_report=os.path.relpath(settings.reports_dir / "quality" / "index.html", settings.reports_dir / "models"),
+        esc=html.escape,
+    )
+
+
+def write_model_report(settings: Settings) -> Path:
+    """Write `reports/models/index.html` from the warehouse and return its path."""
+    inputs = load_report_inputs(settings)
+    page = render(inputs, settings)
+    out_dir = settings.reports_dir / "models"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir / "index.html"
+    # Written beside the target and renamed, so a reader never sees half a page.
+    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=out_dir)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(page)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, out)
+    return out

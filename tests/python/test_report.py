@@ -1,0 +1,105 @@
+"""The analysis report from fixture tables: content planted in the warehouse must appear in the page, the
+page must be self-contained, and the methods section must come from the data."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mignet.report import scenarios
+from mignet.report.data import ReportInputError
+from mignet.report.models import write_model_report
+from test_report_fixtures import real_fixture, synthetic_fixture  # noqa: F401  (pytest fixtures)
+
+
+def _page(settings) -> str:
+    path = write_model_report(settings)
+    assert path == settings.reports_dir / "models" / "index.html"
+    return html.unescape(path.read_text(encoding="utf-8"))
+
+
+def test_report_is_self_contained_and_shows_the_planted_finding(synthetic_fixture):  # noqa: F811
+    page = _page(synthetic_fixture)
+    # Every image is embedded; nothing is fetched from disk or network.
+    sources = re.findall(r'src="([^"]+)"', page)
+    assert len(sources) >= 5
+    assert all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "<script" not in page and "http://" not in page and "https://" not in page
+    # The planted rise of the density effect for 31-55 during covid, and its fall afterwards.
+    assert re.search(r"From <b>pre covid</b> to <b>covid</b>:\s*significantly higher for 31-55\.", page)
+    assert re.search(r"From <b>covid</b> to <b>post covid</b>:\s*significantly lower for 31-55\.", page)
+    assert "+0.500 (z = +8.8)" in page
+    # The network whose mutual MLE does not exist is reported as such, not as a number.
+    assert "MLE does not exist" in page
+    # 8 group tables, each with 3 periods.
+    assert page.count('<h3 id="table-') == 8
+
+
+def test_methods_come_from_the_warehouse(synthetic_fixture):  # noqa: F811
+    page = _page(synthetic_fixture)
+    con = duckdb.connect(str(synthetic_fixture.warehouse), read_only=True)
+    first, last = con.execute("select min(move_date), max(move_date) from marts.fct_moves").fetchall()[0]
+    con.close()
+    assert f"moves dated {first} to {last}" in page
+    assert "vintage 2019 (40 municipalities)" in page
+    assert "method <code>mean_age_band_year</code>; 375 of\n  3,000 person-years imputed (12.5 %)" in page
+    assert "the year after the move (95.0% of moves with an income)" in page
+    assert "pre_covid 2018-01-01 to 2019-12-31" in page
+    assert "<code>edgecov:distance_10km</code>: edge covariate: straight-line distance" in page
+    assert "cert-dyads-1" in page
+
+
+def test_synthetic_geography_gets_point_maps_and_chosen_scenario_pairs(synthetic_fixture):  # noqa: F811
+    page = _page(synthetic_fixture)
+    assert "drawn as points on their centroids" in page
+    assert "toward the most populous municipality" in page
+    scenario_table = page.split('id="scenarios"')[1].split('id="tables"')[0]
+    assert scenario_table.count("<tr>") == 1 + 4  # header + densest, sparsest, nearest, farthest
+
+
+def test_real_geography_gets_choropleths_and_the_study_pairs(real_fixture):  # noqa: F811
+    page = _page(real_fixture)
+    assert "real 2019 municipalities: polygons from" in page
+    assert "The study's pairs" in page
+    for name in ("Beveren", "Leuven", "Damme", "Virton", "Mechelen", "Gent"):
+        assert f'<td class="label">{name}</td>' in page
+
+
+def test_report_without_model_results_says_which_command_to_run(synthetic_fixture):  # noqa: F811
+    con = duckdb.connect(str(synthetic_fixture.warehouse))
+    con.execute("drop table results.model_estimates")
+    con.close()
+    with pytest.raises(ReportInputError, match="mignet fit"):
+        write_model_report(synthetic_fixture)
+
+
+def test_tie_probabilities_match_brute_force_enumeration():
+    params = {"edges": -2.0, "mutual": 1.7, "edgecov:x": 0.4}
+    forward, reverse = pd.Series({"x": 1.5}), pd.Series({"x": -0.5})
+    conditional, marginal = scenarios.tie_probabilities(params, forward, reverse)
+    eta_ij, eta_ji = -2.0 + 0.4 * 1.5, -2.0 + 0.4 * -0.5
+    # states (y_ij, y_ji): weights exp(y_ij eta_ij + y_ji eta_ji + y_ij y_ji mutual)
+    weights = {(a, b): math.exp(a * eta_ij + b * eta_ji + a * b * 1.7) for a in (0, 1) for b in (0, 1)}
+    total = sum(weights.values())
+    assert marginal == pytest.approx((weights[1, 0] + weights[1, 1]) / total, rel=1e-12)
+    assert conditional == pytest.approx(weights[1, 0] / (weights[0, 0] + weights[1, 0]), rel=1e-12)
+    # Without reciprocity the pair's two ties are independent logits.
+    c0, m0 = scenarios.tie_probabilities({"edges": -2.0, "mutual": 0.0, "edgecov:x": 0.4}, forward, reverse)
+    assert c0 == pytest.approx(m0) == pytest.approx(1 / (1 + math.exp(-eta_ij)))
+
+
+def test_choose_pairs_on_a_synthetic_geography_names_the_extremes():
+    m = pd.DataFrame({
+        "nis_code": ["1", "2", "3", "4"], "name_nl": ["Big", "Dense", "Sparse", "Far"],
+        "population": [100_000, 5_000, 800, 2_000], "density_per_km2": [2000.0, 9000.0, 20.0, 300.0],
+        "centroid_x": [0.0, 1_000.0, 5_000.0, 90_000.0], "centroid_y": [0.0, 0.0, 0.0, 0.0],
+    })
+    pairs, why = scenarios.choose_pairs(m)
+    assert pairs == [("2", "1"), ("3", "1"), ("4", "1")]  # nearest is Dense, already listed
+    assert "densest (Dense)" in why and "sparsest (Sparse)" in why and "farthest (Far)" in why

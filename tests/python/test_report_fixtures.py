@@ -1,0 +1,186 @@
+"""A small warehouse holding what the analysis report reads, written directly with DuckDB in the column
+layout of docs/design.md, so the report can be tested without running the pipeline. The known values
+planted here are what the report tests look for in the page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from mignet.settings import Settings
+
+PERIODS = [("pre_covid", "2018-01-01", "2019-12-31"), ("covid", "2020-01-01", "2021-12-31"),
+           ("post_covid", "2022-01-01", "2023-12-31")]
+GROUPS = [("all", "all"), ("age_band", "18-30"), ("age_band", "31-55"), ("age_band", "56-75"),
+          ("income_group", "low"), ("income_group", "lower_middle"), ("income_group", "upper_middle"),
+          ("income_group", "high")]
+TERMS = ["edges", "mutual", "edgecov:density_diff_per_1000", "edgecov:distance_10km"]
+# A planted finding: 31-55 turn toward sparser destinations during covid (density effect rises by 0.5).
+PLANTED_DENSITY = {("pre_covid", "31-55"): 0.05, ("covid", "31-55"): 0.55, ("post_covid", "31-55"): 0.10}
+NO_MLE = ("post_covid", "income_group", "high")  # the mutual term's MLE does not exist here
+
+
+def real_municipalities(reference_dir: Path) -> pd.DataFrame:
+    ref = pd.read_csv(reference_dir / "municipalities_2019.csv", dtype={"nis_code": str, "arrondissement_nis": str,
+                                                                       "province_nis": str, "region_nis": str})
+    return pd.DataFrame({
+        "nis_code": ref["nis_code"], "name_nl": ref["name_nl"], "name_fr": ref["name_fr"],
+        "arrondissement_nis": ref["arrondissement_nis"], "province_nis": ref["province_nis"],
+        "region_nis": ref["region_nis"], "region_name": ref["region_nl"], "area_km2": ref["area_km2"],
+        "centroid_x": ref["centroid_x_l72"], "centroid_y": ref["centroid_y_l72"], "n_predecessor_codes": 1,
+        "vintage": 2019, "population": ref["pop_2019_01_01"], "density_per_km2": ref["density_2019_per_km2"],
+    })
+
+
+def synthetic_municipalities(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    area = rng.uniform(5, 200, n)
+    population = np.round(rng.lognormal(9.5, 1.0, n)).astype(int)
+    return pd.DataFrame({
+        "nis_code": [f"{90001 + i}" for i in range(n)], "name_nl": [f"Synthdorp {i}" for i in range(n)],
+        "name_fr": [f"Synthville {i}" for i in range(n)], "arrondissement_nis": "90000", "province_nis": "90000",
+        "region_nis": "02000", "region_name": "Synthetic", "area_km2": area,
+        "centroid_x": rng.uniform(20_000, 290_000, n), "centroid_y": rng.uniform(20_000, 240_000, n),
+        "n_predecessor_codes": 1, "vintage": 2019, "population": population, "density_per_km2": population / area,
+    })
+
+
+def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    con = duckdb.connect(str(path))
+    for schema in ("marts", "results", "main_staging", "quality"):
+        con.execute(f"create schema if not exists {schema}")
+    dim = municipalities.drop(columns=["population", "density_per_km2"])
+    con.register("dim", dim)
+    con.execute("create table marts.dim_municipality as select * from dim")
+    years = pd.DataFrame([(c, y, p, a, p / a) for c, p, a in zip(municipalities["nis_code"], municipalities["population"],
+                                                                  municipalities["area_km2"]) for y in range(2018, 2024)],
+                         columns=["nis_code", "year", "population", "area_km2", "density_per_km2"])
+    con.register("years", years)
+    con.execute("create table marts.dim_municipality_year as select * from years")
+    con.register("periods", pd.DataFrame(PERIODS, columns=["period_label", "start_date", "end_date"]))
+    con.execute("create table main_staging.periods as select period_label, start_date::date as start_date, "
+                "end_date::date as end_date from periods")
+
+    rows = []
+    for period, _, _ in PERIODS:
+        for gt, gv in GROUPS:
+            density = PLANTED_DENSITY.get((period, gv), 0.12 + rng.normal(0, 0.02))
+            values = {"edges": -4.0 + rng.normal(0, 0.1), "mutual": 2.5 + rng.normal(0, 0.1),
+                      "edgecov:density_diff_per_1000": density, "edgecov:distance_10km": -0.6 + rng.normal(0, 0.02)}
+            for term in TERMS:
+                est, se, exists = values[term], 0.04 if term != "mutual" else 0.15, True
+                if (period, gt, gv) == NO_MLE and term == "mutual":
+                    est, se, exists = float("nan"), float("nan"), False
+                z = est / se
+                rows.append({
+                    "period_label": period, "group_type": gt, "group_value": gv, "term": term, "estimate": est,
+                    "std_error": se, "z": z, "p_value": 0.001 if abs(z) > 3.3 else 0.2,
+                    "stars": "***" if abs(z) > 3.3 else "", "odds_ratio": float(np.exp(est)),
+                    "ci_low": est - 1.96 * se, "ci_high": est + 1.96 * se, "method": "mle",
+                    "n_nodes": len(municipalities), "n_ties": 5000, "n_mutual_pairs": 0 if not exists else 800,
+                    "loglik": -12345.6, "converged": True, "mle_exists": exists, "certification_id": "cert-dyads-1",
+                    "fitted_at": pd.Timestamp("2024-05-01 12:00:00"),
+                })
+    con.register("est", pd.DataFrame(rows))
+    con.execute("create table results.model_estimates as select * from est")
+
+    gof = []
+    for period, _, _ in PERIODS:
+        for gt, gv in GROUPS:
+            for statistic, observed in (("reciprocity", 0.3), ("share_ties_toward_denser", 0.45)):
+                gof.append({"period_label": period, "group_type": gt, "group_value": gv, "statistic": statistic,
+                            "value": None, "observed": observed, "sim_mean": observed + 0.01,
+                            "sim_low": observed - 0.03, "sim_high": observed + 0.04})
+            for k in range(0, 30):
+                p = np.exp(-k / 6) / 6
+                gof.append({"period_label": period, "group_type": gt, "group_value": gv, "statistic": "in_degree",
+                            "value": float(k), "observed": p * 1.05, "sim_mean": p, "sim_low": p * 0.8, "sim_high": p * 1.2})
+    con.register("gof", pd.DataFrame(gof))
+    con.execute("create table results.model_gof as select * from gof")
+
+    codes = municipalities["nis_code"].tolist()
+    shares = []
+    for period, _, _ in PERIODS:
+        base = rng.integers(20, 2000, len(codes))
+        for gt, values in (("all", ["all"]), ("age_band", ["18-30", "31-55", "56-75", "other"]),
+                           ("income_group", ["low", "lower_middle", "upper_middle", "high", "unknown"])):
+            weights = rng.dirichlet(np.ones(len(values)), len(codes))
+            for j, gv in enumerate(values):
+                movers = np.round(base * weights[:, j]).astype(int) if gt != "all" else base
+                shares.append(pd.DataFrame({"period_label": period, "group_type": gt, "group_value": gv,
+                                            "destination_nis": codes, "movers_in": movers,
+                                            "movers_in_all_groups": base, "share": movers / base}))
+    con.register("shares", pd.concat(shares))
+    con.execute("create table marts.mart_destination_shares as select * from shares")
+
+    dens = dict(zip(codes, municipalities["density_per_km2"]))
+    xy = municipalities.set_index("nis_code")[["centroid_x", "centroid_y"]]
+    o, d = np.meshgrid(np.arange(len(codes)), np.arange(len(codes)), indexing="ij")
+    mask = o != d
+    o, d = o[mask], d[mask]
+    code_arr = np.array(codes)
+    dist = np.hypot(xy["centroid_x"].to_numpy()[o] - xy["centroid_x"].to_numpy()[d],
+                    xy["centroid_y"].to_numpy()[o] - xy["centroid_y"].to_numpy()[d]) / 1000.0
+    dens_arr = np.array([dens[c] for c in codes])
+    dyads = []
+    for period, _, _ in PERIODS:
+        n_moves = rng.poisson(0.05, len(o))
+        dyads.append(pd.DataFrame({"period_label": period, "group_type": "all", "group_value": "all",
+                                   "origin_nis": code_arr[o], "destination_nis": code_arr[d], "n_moves": n_moves,
+                                   "tie": (n_moves > 0).astype(int), "reverse_tie": 0,
+                                   "density_diff_per_1000": (dens_arr[o] - dens_arr[d]) / 1000.0,
+                                   "distance_km": dist, "distance_10km": dist / 10.0}))
+    con.register("dyads", pd.concat(dyads))
+    con.execute("create table marts.mart_network_dyads as select * from dyads")
+
+    con.execute("""
+        create table marts.fct_moves as
+        select i as move_id, 'p' || i as person_id, date '2018-01-03' + (i % 2100)::int as move_date,
+               year(date '2018-01-03' + (i % 2100)::int) as move_year, 'pre_covid' as period_label,
+               i % 10 <> 0 as is_inter_municipal, i % 97 = 0 as became_intra_by_harmonisation,
+               i % 89 = 0 as code_remapped,
+               year(date '2018-01-03' + (i % 2100)::int) + (case when i % 20 = 0 then 0 else 1 end) as income_year,
+               case when i % 3 = 0 then 'address' else 'centroid' end as distance_source
+        from range(5000) t(i)""")
+    con.execute("""
+        create table marts.fct_incomes as
+        select 'p' || i as person_id, 2018 + i % 6 as income_year, i % 8 = 0 as income_imputed,
+               'mean_age_band_year' as imputation_method
+        from range(3000) t(i)""")
+    con.execute("""create table quality.certifications as select * from (values
+        ('cert-dyads-1', 'build-1', 'mart_network_dyads', 1000, 'h', 'certified', '[]', now()),
+        ('cert-shares-1', 'build-1', 'mart_destination_shares', 1000, 'h', 'certified', '[]', now()))
+        t(certification_id, build_id, mart, row_count, content_hash, status, failed_checks, checked_at)""")
+    con.close()
+
+
+def fixture_settings(tmp_path: Path, reference_dir: Path | None = None) -> Settings:
+    env = {"MIGNET_DATA_DIR": str(tmp_path / "data"), "MIGNET_REPORTS_DIR": str(tmp_path / "reports"),
+           "MIGNET_WAREHOUSE": str(tmp_path / "data" / "warehouse.duckdb")}
+    if reference_dir is not None:
+        env["MIGNET_REFERENCE_DIR"] = str(reference_dir)
+    settings = Settings.from_env(environ=env)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+@pytest.fixture
+def real_fixture(tmp_path):
+    """Settings of a fixture warehouse on the real 2019 municipalities (skipped without the reference folder)."""
+    probe = Settings.from_env(environ={})
+    if not (probe.reference_dir / "municipalities_2019.csv").is_file():
+        pytest.skip(f"reference data not found in {probe.reference_dir}")
+    settings = fixture_settings(tmp_path, probe.reference_dir)
+    write_fixture_warehouse(settings.warehouse, real_municipalities(probe.reference_dir))
+    return settings
+
+
+@pytest.fixture
+def synthetic_fixture(tmp_path):
+    settings = fixture_settings(tmp_path, tmp_path / "no_reference")
+    write_fixture_warehouse(settings.warehouse, synthetic_municipalities(40, np.random.default_rng(3)))
+    return settings
