@@ -37,7 +37,7 @@ FAULT_TYPES: dict[str, tuple[str, str, str]] = {
     "income_person_unknown": ("incomes", "income_person_unknown", "quarantine"),
 }
 
-MALFORMED_CODES = ("4401", "440110", "44O21", "2100 4", "ABCDE", "11.002", "-1234", "")
+MALFORMED_CODES = ("4401", "440110", "44O21", "2100 4", "ABCDE", "11.002", "-1234", "4402l")
 UNPARSEABLE_DATES = ("2021-02-30", "2019-13-01", "31/04/2020", "2022-00-10", "20XX-05-01")
 KEY_OFFSET_UNKNOWN = 8_000_000_000  # person numbers from here on are never in persons
 
