@@ -1,0 +1,438 @@
+"""Exact-likelihood ERGM for directed networks with dyad-independent terms plus reciprocity.
+
+With the terms edges, mutual, edgecov, sender and receiver, the ERGM
+
+    P(Y = y) = exp(theta . g(y)) / kappa(theta)
+
+factorises over unordered pairs {i, j}: each pair is in one of four states (none, i->j only, j->i only,
+both) with probabilities proportional to 1, exp(eta_ij), exp(eta_ji), exp(eta_ij + eta_ji + theta_mutual),
+where eta_ij = sum_k theta_k x_k[i, j] over the non-mutual terms (Holland and Leinhardt's p1 family). So
+kappa(theta) is a product of 4-term sums, the log-likelihood is that of a four-alternative conditional
+logit, and its maximum and exact standard errors follow by Newton's method, without MCMC.
+
+The classes follow statsmodels' model/result split: `ErgmModel(dyads, terms).fit(method=...)` returns
+`ErgmResults` with `params`, `bse`, `pvalues`, `conf_int()`, `odds_ratios`, `llf`, `aic`, `bic`,
+`summary()`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from mignet.network import likelihood as lk
+from mignet.network.terms import Term, parse_terms
+
+ALIASES = {"origin": ("origin", "origin_nis"), "destination": ("destination", "destination_nis")}
+
+
+class ErgmExistenceWarning(UserWarning):
+    """The maximum likelihood estimate does not exist (the likelihood increases without bound)."""
+
+
+class DyadDataError(ValueError):
+    """The dyad table is not one row per ordered pair of distinct nodes with valid values."""
+
+
+def _column(dyads: pd.DataFrame, role: str) -> str:
+    for name in ALIASES[role]:
+        if name in dyads.columns:
+            return name
+    raise DyadDataError(f"dyad table has no {role} column (expected one of {', '.join(ALIASES[role])})")
+
+
+def _row_label(dyads: pd.DataFrame, position: int) -> str:
+    return f"row {position} (index {dyads.index[position]!r})"
+
+
+def _numeric(dyads: pd.DataFrame, column: str, term: str) -> np.ndarray:
+    if column not in dyads.columns:
+        raise DyadDataError(f"term {term!r}: the dyad table has no column {column!r}")
+    values = pd.to_numeric(dyads[column], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise DyadDataError(
+            f"term {term!r}: column {column!r} has {int(bad.sum())} missing or non-numeric values, first at "
+            f"{_row_label(dyads, first)}: {dyads[column].iloc[first]!r}"
+        )
+    return values
+
+
+class ErgmModel:
+    """An ERGM on a complete directed dyad table (one row per ordered pair of distinct nodes)."""
+
+    def __init__(self, dyads: pd.DataFrame, terms):
+        self.terms: list[Term] = parse_terms(terms)
+        self.term_names = [t.name for t in self.terms]
+        origin_col, destination_col = _column(dyads, "origin"), _column(dyads, "destination")
+        if "tie" not in dyads.columns:
+            raise DyadDataError("dyad table has no 'tie' column (1 = at least one move origin -> destination, else 0)")
+        origin, destination = dyads[origin_col], dyads[destination_col]
+        for col, series in ((origin_col, origin), (destination_col, destination)):
+            if series.isna().any():
+                first = int(np.flatnonzero(series.isna().to_numpy())[0])
+                raise DyadDataError(f"column {col!r} is missing at {_row_label(dyads, first)}")
+        tie = pd.to_numeric(dyads["tie"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        bad = ~np.isin(tie, (0.0, 1.0))
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise DyadDataError(f"column 'tie' must be 0 or 1; {int(bad.sum())} rows are not, first "
+                                f"{_row_label(dyads, first)}: {dyads['tie'].iloc[first]!r}")
+        loops = (origin.to_numpy() == destination.to_numpy())
+        if loops.any():
+            first = int(np.flatnonzero(loops)[0])
+            raise DyadDataError(f"self-loop (origin = destination = {origin.iloc[first]!r}) at {_row_label(dyads, first)}; "
+                                "the dyad table holds ordered pairs of distinct nodes only")
+        self.nodes = pd.Index(sorted(set(origin.tolist()) | set(destination.tolist())))
+        n = len(self.nodes)
+        if n < 2:
+            raise DyadDataError("dyad table has fewer than 2 nodes")
+        oi = self.nodes.get_indexer(origin)
+        di = self.nodes.get_indexer(destination)
+        position = np.full((n, n), -1, dtype=np.int64)
+        key = oi * n + di
+        uniq, first_pos, counts = np.unique(key, return_index=True, return_counts=True)
+        if (counts > 1).any():
+            k = uniq[counts > 1][0]
+            rows = np.flatnonzero(key == k)[:2]
+            raise DyadDataError(f"ordered pair {self.nodes[k // n]!r} -> {self.nodes[k % n]!r} appears more than once "
+                                f"(rows {rows.tolist()}); the dyad table must have one row per ordered pair")
+        position[oi, di] = np.arange(len(dyads))
+        np.fill_diagonal(position, 0)
+        missing = np.argwhere(position < 0)
+        if len(missing):
+            a, b = missing[0]
+            raise DyadDataError(
+                f"dyad table is incomplete: {len(missing)} of {n * (n - 1)} ordered pairs of its {n} nodes are missing, "
+                f"e.g. {self.nodes[a]!r} -> {self.nodes[b]!r}; every ordered pair of distinct nodes needs a row "
+                "(tie 0 when there is no move)"
+            )
+        iu, ju = np.triu_indices(n, 1)
+        self.pair_i, self.pair_j = iu, ju
+        self.row_ij, self.row_ji = position[iu, ju], position[ju, iu]
+        self.n_nodes = n
+        self.nobs = n * (n - 1)
+        y = tie.astype(np.int8)
+        self.tie = y
+        self.obs_state = (y[self.row_ij] + 2 * y[self.row_ji]).astype(np.int64)
+        self.n_ties = int(y.sum())
+        self.n_mutual_pairs = int((self.obs_state == 3).sum())
+
+        # per-row change statistics of the covariate terms (mutual handled by the pair states)
+        k = len(self.terms)
+        x = np.zeros((len(dyads), k))
+        self.mutual_index = None
+        for idx, term in enumerate(self.terms):
+            if term.kind == "edges":
+                x[:, idx] = 1.0
+            elif term.kind == "mutual":
+                self.mutual_index = idx
+            elif term.kind == "edgecov":
+                x[:, idx] = _numeric(dyads, term.column, term.name)
+            else:
+                role = "origin" if term.kind == "sender" else "destination"
+                col = term.column if term.column in dyads.columns else f"{role}_{term.column}"
+                values = _numeric(dyads, col, term.name)
+                node = oi if role == "origin" else di
+                grouped = pd.Series(values).groupby(node)
+                spread = grouped.max() - grouped.min()
+                varies = spread > 1e-12 * (1 + np.abs(values).max())
+                if varies.any():
+                    bad_node = self.nodes[int(spread.index[varies.to_numpy()][0])]
+                    raise DyadDataError(
+                        f"term {term.name!r}: column {col!r} is a {role} covariate and must be constant for each {role}, "
+                        f"but varies for {role} {bad_node!r}"
+                    )
+                x[:, idx] = values
+        self.exog = x
+        xij, xji = x[self.row_ij], x[self.row_ji]
+        stats = np.zeros((len(iu), 4, k))
+        stats[:, 1] = xij
+        stats[:, 2] = xji
+        stats[:, 3] = xij + xji
+        if self.mutual_index is not None:
+            stats[:, 3, self.mutual_index] = 1.0
+        self.pair_stats = stats
+
+    # ---- likelihood -------------------------------------------------------------------------------
+    def _theta(self, params) -> np.ndarray:
+        if isinstance(params, pd.Series):
+            params = params.reindex(self.term_names).to_numpy(dtype=float)
+        theta = np.asarray(params, dtype=float)
+        if theta.shape != (len(self.terms),):
+            raise ValueError(f"expected {len(self.terms)} parameters ({', '.join(self.term_names)}), got shape {theta.shape}")
+        return theta
+
+    def state_utilities(self, params) -> np.ndarray:
+        """Linear predictor of each pair's four states; +-inf parameters (MLE at infinity) give -inf/+inf
+        utilities only where the statistic is non-zero."""
+        theta = self._theta(params)
+        if np.isnan(theta).any():
+            raise ValueError("parameters contain NaN (a non-identified term); cannot compute probabilities")
+        finite = np.isfinite(theta)
+        u = np.einsum("psk,k->ps", self.pair_stats[:, :, finite], theta[finite])
+        for k in np.flatnonzero(~finite):
+            s = self.pair_stats[:, :, k]
+            u = u + np.where(s == 0, 0.0, s * theta[k])
+        return u
+
+    def state_probabilities(self, params) -> np.ndarray:
+        """Probabilities of (none, i->j only, j->i only, both) for each unordered pair (i < j)."""
+        u = self.state_utilities(params)
+        top = u.max(axis=1, keepdims=True)
+        e = np.exp(u - top)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def log_normalizer(self, params) -> float:
+        """log kappa(theta) = sum over pairs of log(1 + e^eta_ij + e^eta_ji + e^(eta_ij + eta_ji + mutual))."""
+        u = self.state_utilities(params)
+        top = u.max(axis=1)
+        return float((top + np.log(np.exp(u - top[:, None]).sum(axis=1))).sum())
+
+    def statistics(self) -> pd.Series:
+        """Observed sufficient statistics g(y), one per term (mutual = number of mutual pairs)."""
+        g = self.pair_stats[np.arange(len(self.obs_state)), self.obs_state].sum(axis=0)
+        return pd.Series(g, index=self.term_names)
+
+    def loglike(self, params) -> float:
+        theta = self._theta(params)
+        return float(self.statistics().to_numpy() @ theta - self.log_normalizer(theta))
+
+    def score(self, params) -> np.ndarray:
+        _, grad, _ = lk.score_and_information(self.pair_stats, self.obs_state, np.ones((len(self.obs_state), 4), bool),
+                                              self._theta(params))
+        return grad
+
+    def information(self, params) -> np.ndarray:
+        _, _, info = lk.score_and_information(self.pair_stats, self.obs_state, np.ones((len(self.obs_state), 4), bool),
+                                              self._theta(params))
+        return info
+
+    def simulate(self, params, n_sim: int = 1, seed=None) -> np.ndarray:
+        """Exact draws of the network: array (n_sim, n_pairs) of pair states 0..3 (see `state_probabilities`)."""
+        rng = np.random.default_rng(seed)
+        cum = np.cumsum(self.state_probabilities(params), axis=1)
+        cum[:, -1] = 1.0
+        u = rng.random((n_sim, len(cum)))
+        return ((u[:, :, None] > cum[None, :, :3]).sum(axis=2)).astype(np.int8)
+
+    # ---- MPLE design ------------------------------------------------------------------------------
+    def mple_design(self) -> tuple[np.ndarray, np.ndarray]:
+        """ergm's MPLE regression: response y_ij, regressors = change statistics of toggling i->j
+        (mutual's change statistic is y_ji)."""
+        x = self.exog.copy()
+        if self.mutual_index is not None:
+            reverse = np.empty(len(self.tie), dtype=float)
+            reverse[self.row_ij] = self.tie[self.row_ji]
+            reverse[self.row_ji] = self.tie[self.row_ij]
+            x[:, self.mutual_index] = reverse
+        return self.tie.astype(float), x
+
+    # ---- fitting ----------------------------------------------------------------------------------
+    def fit(self, method: str = "mle", maxiter: int = 100) -> "ErgmResults":
+        method = method.lower()
+        if method == "mle":
+            try:
+                fit = lk.fit_clogit(self.pair_stats, self.obs_state, maxiter=maxiter)
+            except lk.CollinearTermsError as err:
+                raise self._collinear(err) from None
+            return ErgmResults(self, fit, method="mle")
+        if method == "mple":
+            return self._fit_mple(maxiter)
+        raise ValueError(f"unknown method {method!r}; use 'mle' (exact) or 'mple' (ergm's pseudo-likelihood)")
+
+    def _collinear(self, err: lk.CollinearTermsError) -> ValueError:
+        combo = err.combination / np.abs(err.combination).max()
+        involved = [f"{c:+.3g}*{name}" for c, name in zip(combo, self.term_names) if abs(c) > 1e-6]
+        return ValueError(f"model terms are collinear in this network (not identifiable): {' '.join(involved)} is constant")
+
+    def _fit_mple(self, maxiter: int) -> "ErgmResults":
+        import statsmodels.api as sm
+
+        y, x = self.mple_design()
+        stats = np.zeros((len(y), 2, x.shape[1]))
+        stats[:, 1] = x
+        try:
+            fit = lk.fit_clogit(stats, y.astype(np.int64), maxiter=maxiter)
+        except lk.CollinearTermsError as err:
+            raise self._collinear(err) from None
+        sm_result = None
+        if len(fit.directions) == 0:
+            # The estimator itself is statsmodels' logistic regression, as in ergm's MPLE; our exact Newton
+            # (started above only to settle existence) serves as its starting point.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                sm_result = sm.Logit(y, x).fit(start_params=fit.theta, method="newton", maxiter=maxiter, disp=0)
+            fit.theta = np.asarray(sm_result.params, dtype=float)
+            fit.cov = np.asarray(sm_result.cov_params(), dtype=float)
+            fit.llf = float(sm_result.llf)
+            fit.converged = bool(sm_result.mle_retvals.get("converged", True))
+        res = ErgmResults(self, fit, method="mple")
+        res.statsmodels_result = sm_result
+        return res
+
+
+class ErgmSummary:
+    def __init__(self, text: str, table: pd.DataFrame):
+        self.text = text
+        self.table = table
+
+    def as_text(self) -> str:
+        return self.text
+
+    def as_html(self) -> str:
+        return self.table.to_html(float_format=lambda v: f"{v:.4f}")
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
+class ErgmResults:
+    """Fitted ERGM. Parameters that diverge (MLE does not exist) are +-inf when a single term diverges
+    and NaN when only a combination of terms does; their standard errors are NaN."""
+
+    def __init__(self, model: ErgmModel, fit: lk.ClogitFit, method: str):
+        self.model = model
+        self.method = method
+        names = model.term_names
+        self.directions = pd.DataFrame(fit.directions, columns=names)
+        self.mle_exists = len(fit.directions) == 0
+        self.converged = bool(fit.converged)
+        self.iterations = fit.iterations
+        theta = fit.theta.copy()
+        se = np.sqrt(np.clip(np.diag(fit.cov), 0, None))
+        involved = np.zeros(len(names), dtype=bool)
+        for d in fit.directions:
+            support = np.abs(d) > 1e-9
+            involved |= support
+            if support.sum() == 1:
+                theta[support] = np.sign(d[support]) * np.inf
+        flat = fit.nonidentified if fit.nonidentified is not None else np.zeros((0, len(names)))
+        for d in flat:
+            involved |= np.abs(d) > 1e-9
+            theta[np.abs(d) > 1e-9] = np.nan
+        for k in np.flatnonzero(involved):
+            if np.isfinite(theta[k]):
+                theta[k] = np.nan
+            se[k] = np.nan
+        self._lcm_theta = fit.theta
+        self._allowed = fit.allowed
+        self.params = pd.Series(theta, index=names, name="estimate")
+        self.bse = pd.Series(se, index=names, name="std_error")
+        cov = pd.DataFrame(fit.cov, index=names, columns=names)
+        cov.loc[involved, :] = np.nan
+        cov.loc[:, involved] = np.nan
+        self._cov = cov
+        self.n_nodes = model.n_nodes
+        self.nobs = model.nobs
+        self.n_ties = model.n_ties
+        self.n_mutual_pairs = model.n_mutual_pairs
+        self.df_model = int((~involved).sum())
+        self.statsmodels_result = None
+        if method == "mle":
+            self.llf = float(fit.llf)
+            self.pseudo_llf = None
+        else:
+            self.pseudo_llf = float(fit.llf)
+            # The exact ERGM log-likelihood at the MPLE, so the two fits compare on one scale.
+            self.llf = model.loglike(theta) if self.mle_exists else float("nan")
+        self.message = ""
+        if not self.mle_exists:
+            parts = []
+            for d in fit.directions:
+                support = [(names[k], d[k]) for k in np.flatnonzero(np.abs(d) > 1e-9)]
+                if len(support) == 1:
+                    parts.append(f"{support[0][0]} -> {'+' if support[0][1] > 0 else '-'}inf")
+                else:
+                    parts.append("the combination " + " ".join(f"{v:+.3g}*{n}" for n, v in support) + " -> +inf")
+            for d in flat:
+                parts.append("not identified in the limit: " + ", ".join(names[k] for k in np.flatnonzero(np.abs(d) > 1e-9)))
+            self.message = (
+                f"the {'maximum likelihood' if method == 'mle' else 'maximum pseudo-likelihood'} estimate does not exist: "
+                f"the likelihood increases without bound as {'; '.join(parts)} (observed statistics on the boundary of "
+                f"their support, e.g. no mutual pairs). Estimates of the other terms are from the limiting model "
+                f"(n_nodes={self.n_nodes}, ties={self.n_ties}, mutual pairs={self.n_mutual_pairs})."
+            )
+            warnings.warn(self.message, ErgmExistenceWarning, stacklevel=3)
+
+    @property
+    def tvalues(self) -> pd.Series:
+        return (self.params / self.bse).rename("z")
+
+    @property
+    def pvalues(self) -> pd.Series:
+        z = self.tvalues.to_numpy(dtype=float)
+        p = 2 * sps.norm.sf(np.abs(z))
+        return pd.Series(p, index=self.params.index, name="p_value")
+
+    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        q = sps.norm.ppf(1 - alpha / 2)
+        return pd.DataFrame({0: self.params - q * self.bse, 1: self.params + q * self.bse})
+
+    def cov_params(self) -> pd.DataFrame:
+        return self._cov.copy()
+
+    @property
+    def odds_ratios(self) -> pd.Series:
+        return np.exp(self.params).rename("odds_ratio")
+
+    @property
+    def aic(self) -> float:
+        return -2 * self.llf + 2 * self.df_model
+
+    @property
+    def bic(self) -> float:
+        # As ergm: the number of observations is the number of ordered pairs (dyads).
+        return -2 * self.llf + math.log(self.nobs) * self.df_model
+
+    def state_probabilities(self) -> np.ndarray:
+        """Fitted pair-state probabilities (the limiting model's when the MLE does not exist)."""
+        p, _ = lk.probabilities(self.model.pair_stats, self._allowed, self._lcm_theta)
+        return p
+
+    def simulate(self, n_sim: int = 1, seed=None) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        cum = np.cumsum(self.state_probabilities(), axis=1)
+        cum[:, -1] = 1.0
+        u = rng.random((n_sim, len(cum)))
+        return ((u[:, :, None] > cum[None, :, :3]).sum(axis=2)).astype(np.int8)
+
+    def table(self) -> pd.DataFrame:
+        ci = self.conf_int()
+        return pd.DataFrame({
+            "estimate": self.params, "std_error": self.bse, "z": self.tvalues, "p_value": self.pvalues,
+            "odds_ratio": self.odds_ratios, "ci_low": ci[0], "ci_high": ci[1],
+        })
+
+    def summary(self) -> ErgmSummary:
+        table = self.table()
+        title = "ERGM results (exact maximum likelihood)" if self.method == "mle" else \
+            "ERGM results (maximum pseudo-likelihood, ergm's MPLE; standard errors too small under reciprocity)"
+        head = [
+            title,
+            f"nodes: {self.n_nodes}   dyads: {self.nobs}   ties: {self.n_ties}   mutual pairs: {self.n_mutual_pairs}",
+            f"log-likelihood: {self.llf:.3f}   AIC: {self.aic:.3f}   BIC: {self.bic:.3f}   "
+            f"converged: {self.converged}   MLE exists: {self.mle_exists}",
+        ]
+        lines = [f"{'term':<34}{'estimate':>11}{'std err':>10}{'z':>9}{'P>|z|':>9}{'odds ratio':>12}{'[0.025':>10}{'0.975]':>10}"]
+        for name, row in table.iterrows():
+            lines.append(f"{name:<34}{row.estimate:>11.4f}{row.std_error:>10.4f}{row.z:>9.2f}{row.p_value:>9.4f}"
+                         f"{row.odds_ratio:>12.4f}{row.ci_low:>10.4f}{row.ci_high:>10.4f}")
+        width = max(len(s) for s in head + lines)
+        text = "\n".join(["=" * width, *head, "-" * width, *lines, "=" * width] + ([self.message] if self.message else []))
+        return ErgmSummary(text, table)
+
+    def __repr__(self) -> str:
+        return f"<ErgmResults {self.method}: {dict(self.params.round(4))}>"
+
+
+def fit_ergm(dyads: pd.DataFrame, terms, method: str = "mle", maxiter: int = 100) -> ErgmResults:
+    """Fit an ERGM with dyad-independent terms plus `mutual` exactly (method="mle") or by ergm's MPLE."""
+    return ErgmModel(dyads, terms).fit(method=method, maxiter=maxiter)

@@ -1,0 +1,249 @@
+"""Exact ERGM: agreement with brute-force enumeration of all graphs, MPLE vs MLE, refusals, existence."""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+from scipy.optimize import minimize
+from scipy.special import logsumexp
+
+from mignet.network import DyadDataError, DyadDependentTermError, ErgmExistenceWarning, ErgmModel, fit_ergm
+from mignet.network.simulate import dyads_from_nodes, draw_network, municipalities
+
+
+def tiny_dyads(n, seed, ties):
+    """All ordered pairs of n nodes with an edge covariate and a sender covariate; `ties` = set of (i, j)."""
+    rng = np.random.default_rng(seed)
+    node_x = rng.normal(size=n)
+    rows = []
+    for i, j in itertools.permutations(range(n), 2):
+        rows.append({"origin": f"n{i}", "destination": f"n{j}", "tie": int((i, j) in ties),
+                     "cov": float(rng.normal()), "size": node_x[i]})
+    return pd.DataFrame(rows)
+
+
+def brute_force(dyads, terms):
+    """Sufficient statistics of every graph on these nodes (2^(n(n-1)) rows) and of the observed one."""
+    pairs = list(zip(dyads.origin, dyads.destination))
+    index = {p: k for k, p in enumerate(pairs)}
+    m = len(pairs)
+    graphs = ((np.arange(2 ** m)[:, None] >> np.arange(m)[None, :]) & 1).astype(float)
+    reverse = np.array([index[(b, a)] for a, b in pairs])
+    cols = []
+    for term in terms:
+        if term == "edges":
+            cols.append(graphs.sum(axis=1))
+        elif term == "mutual":
+            cols.append((graphs * graphs[:, reverse]).sum(axis=1) / 2)
+        elif term.startswith("edgecov:"):
+            cols.append(graphs @ dyads[term.split(":")[1]].to_numpy())
+        elif term.startswith("sender:"):
+            cols.append(graphs @ dyads[term.split(":")[1]].to_numpy())
+    g = np.column_stack(cols)
+    observed = np.array([g_ for g_ in g[int((dyads.tie.to_numpy() * 2 ** np.arange(m)).sum())]])
+    return g, observed
+
+
+def brute_loglike(theta, g, observed):
+    return float(observed @ theta - logsumexp(g @ theta))
+
+
+def brute_mle(g, observed, start):
+    res = minimize(lambda t: -brute_loglike(t, g, observed), start,
+                   jac=lambda t: -(observed - np.exp(g @ t - logsumexp(g @ t)) @ g), method="BFGS",
+                   options={"gtol": 1e-10, "maxiter": 1000})
+    return res.x, -res.fun
+
+
+TIES_4 = {(0, 1), (1, 0), (0, 2), (2, 3), (3, 0)}  # pairs: 1 mutual, 3 one-way, 2 empty
+
+
+def test_exact_mle_equals_brute_force_on_4_nodes():
+    dyads = tiny_dyads(4, seed=3, ties=TIES_4)
+    terms = ["edges", "mutual", "edgecov:cov"]
+    g, observed = brute_force(dyads, terms)
+    assert len(g) == 2 ** 12
+    res = fit_ergm(dyads, terms)
+    assert res.mle_exists and res.converged
+    theta_bf, ll_bf = brute_mle(g, observed, np.zeros(3))
+    np.testing.assert_allclose(res.params.to_numpy(), theta_bf, atol=1e-5)
+    assert res.llf == pytest.approx(ll_bf, abs=1e-8)
+    # Normalising constant: closed-form product over pairs vs the sum over all 4096 graphs.
+    model = ErgmModel(dyads, terms)
+    for theta in (np.array([-0.7, 1.3, 0.4]), np.array([0.2, -2.0, -1.1])):
+        assert model.log_normalizer(theta) == pytest.approx(logsumexp(g @ theta), rel=1e-12)
+        assert model.loglike(theta) == pytest.approx(brute_loglike(theta, g, observed), rel=1e-12)
+    # Exact standard errors: inverse of the covariance of g over all graphs at the MLE.
+    w = np.exp(g @ theta_bf - logsumexp(g @ theta_bf))
+    mean = w @ g
+    cov_g = (g * w[:, None]).T @ g - np.outer(mean, mean)
+    np.testing.assert_allclose(res.bse.to_numpy(), np.sqrt(np.diag(np.linalg.inv(cov_g))), rtol=1e-4)
+
+
+@pytest.mark.slow
+def test_exact_mle_equals_brute_force_on_5_nodes_with_sender_term():
+    ties = {(0, 1), (1, 0), (0, 2), (2, 3), (3, 1), (1, 2), (3, 0), (4, 0), (2, 4), (4, 2), (1, 4), (3, 2)}
+    dyads = tiny_dyads(5, seed=7, ties=ties)
+    terms = ["edges", "mutual", "edgecov:cov", "sender:size"]
+    g, observed = brute_force(dyads, terms)
+    assert len(g) == 2 ** 20
+    res = fit_ergm(dyads, terms)
+    assert res.mle_exists
+    theta_bf, ll_bf = brute_mle(g, observed, np.zeros(4))
+    np.testing.assert_allclose(res.params.to_numpy(), theta_bf, atol=1e-5)
+    assert res.llf == pytest.approx(ll_bf, abs=1e-7)
+
+
+def test_no_mutual_pairs_mle_does_not_exist_and_limiting_model_matches_brute_force():
+    ties = {(0, 1), (0, 2), (2, 3), (3, 0)}  # no reciprocated pair; 4 one-way, 2 empty
+    dyads = tiny_dyads(4, seed=3, ties=ties)
+    terms = ["edges", "mutual", "edgecov:cov"]
+    with pytest.warns(ErgmExistenceWarning, match="mutual -> -inf"):
+        res = fit_ergm(dyads, terms)
+    assert not res.mle_exists
+    assert res.params["mutual"] == -np.inf
+    assert np.isnan(res.bse["mutual"])
+    # The limit: graphs with a mutual pair get probability zero; brute-force over the others.
+    g, observed = brute_force(dyads, terms)
+    keep = g[:, 1] == 0
+    theta_bf, ll_bf = brute_mle(g[keep][:, [0, 2]], observed[[0, 2]], np.zeros(2))
+    np.testing.assert_allclose(res.params[["edges", "edgecov:cov"]].to_numpy(), theta_bf, atol=1e-5)
+    assert res.llf == pytest.approx(ll_bf, abs=1e-8)
+    assert np.isfinite(res.bse[["edges", "edgecov:cov"]]).all()
+
+
+def test_empty_and_complete_networks_report_non_existence_without_huge_numbers():
+    for ties in (set(), set(itertools.permutations(range(4), 2))):
+        dyads = tiny_dyads(4, seed=1, ties=ties)
+        with pytest.warns(ErgmExistenceWarning):
+            res = fit_ergm(dyads, ["edges", "mutual"])
+        assert not res.mle_exists
+        finite = res.params[np.isfinite(res.params)]
+        assert (finite.abs() < 50).all(), res.params
+        assert not np.isfinite(res.params["edges"])
+
+
+def test_without_mutual_mple_and_mle_are_identical():
+    d = dyads_from_nodes(municipalities(80, seed=2))
+    net = draw_network(d, {"edges": 0.5, "edgecov:density_diff_per_1000": 0.3, "edgecov:distance_10km": -0.4}, seed=5)
+    terms = ["edges", "edgecov:density_diff_per_1000", "edgecov:distance_10km"]
+    mle = fit_ergm(net, terms, method="mle")
+    mple = fit_ergm(net, terms, method="mple")
+    np.testing.assert_allclose(mple.params, mle.params, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(mple.bse, mle.bse, rtol=1e-6)
+    assert mple.llf == pytest.approx(mle.llf, rel=1e-10)
+    # and both are plain logistic regression on the ordered pairs
+    logit = sm.Logit(net.tie.to_numpy(float), sm.add_constant(net[["density_diff_per_1000", "distance_10km"]].to_numpy())).fit(disp=0)
+    np.testing.assert_allclose(mle.params.to_numpy(), logit.params, rtol=1e-6)
+
+
+def test_with_strong_reciprocity_mple_differs_from_mle_and_understates_its_error():
+    d = dyads_from_nodes(municipalities(150, seed=4))
+    net = draw_network(d, {"edges": 0.0, "mutual": 3.0, "edgecov:distance_10km": -0.5}, seed=9)
+    terms = ["edges", "mutual", "edgecov:distance_10km"]
+    mle = fit_ergm(net, terms, method="mle")
+    mple = fit_ergm(net, terms, method="mple")
+    assert mle.mle_exists and mple.mle_exists
+    assert np.abs(mple.params - mle.params).max() > 1e-4
+    # MPLE treats the 2 ordered pairs of a dyad as independent given each other: too-small errors for mutual.
+    assert mple.bse["mutual"] < 0.9 * mle.bse["mutual"]
+    # The MLE maximises the exact likelihood; the MPLE does not.
+    assert mle.llf > mple.llf
+    assert mple.pseudo_llf is not None
+
+
+def test_score_is_zero_and_information_matches_finite_differences_at_the_mle():
+    d = dyads_from_nodes(municipalities(60, seed=3))
+    net = draw_network(d, {"edges": 0.0, "mutual": 1.0, "edgecov:distance_10km": -0.3}, seed=2)
+    model = ErgmModel(net, ["edges", "mutual", "edgecov:distance_10km"])
+    res = model.fit()
+    np.testing.assert_allclose(model.score(res.params), 0, atol=1e-6)
+    theta = res.params.to_numpy() + 0.1
+    h = 1e-5
+    numeric = np.column_stack([(model.score(theta + h * e) - model.score(theta - h * e)) / (2 * h) for e in np.eye(3)])
+    np.testing.assert_allclose(-numeric, model.information(theta), rtol=1e-5)
+
+
+@pytest.mark.parametrize("term", ["gwesp", "triangle", "istar:2", "ostar", "gwesp(0.5, fixed=TRUE)", "mutual:same"])
+def test_dyad_dependent_terms_are_refused(term):
+    dyads = tiny_dyads(4, seed=1, ties=TIES_4)
+    with pytest.raises(DyadDependentTermError, match="dyad-dependent"):
+        fit_ergm(dyads, ["edges", term])
+
+
+def test_unknown_terms_and_bad_methods_are_refused():
+    dyads = tiny_dyads(4, seed=1, ties=TIES_4)
+    with pytest.raises(ValueError, match="unknown model term 'nodematch:x'"):
+        fit_ergm(dyads, ["edges", "nodematch:x"])
+    with pytest.raises(DyadDataError, match="no column 'nope'"):
+        fit_ergm(dyads, ["edges", "edgecov:nope"])
+    with pytest.raises(ValueError, match="unknown method"):
+        fit_ergm(dyads, ["edges"], method="mcmc")
+
+
+def test_bad_dyad_tables_are_refused_with_row():
+    good = tiny_dyads(4, seed=1, ties=TIES_4)
+    with pytest.raises(DyadDataError, match="incomplete"):
+        fit_ergm(good.iloc[1:], ["edges"])
+    with pytest.raises(DyadDataError, match="more than once"):
+        fit_ergm(pd.concat([good, good.iloc[[3]]], ignore_index=True), ["edges"])
+    bad = good.copy()
+    bad.loc[5, "tie"] = 2
+    with pytest.raises(DyadDataError, match="row 5"):
+        fit_ergm(bad, ["edges"])
+    bad = good.copy()
+    bad.loc[7, "cov"] = np.nan
+    with pytest.raises(DyadDataError, match="'cov'.*row 7"):
+        fit_ergm(bad, ["edges", "edgecov:cov"])
+    bad = good.copy()
+    bad.loc[2, "destination"] = bad.loc[2, "origin"]
+    with pytest.raises(DyadDataError, match="self-loop"):
+        fit_ergm(bad, ["edges"])
+    with pytest.raises(DyadDataError, match="must be constant"):
+        fit_ergm(good, ["edges", "sender:cov"])
+
+
+def test_mart_column_names_are_accepted_and_results_have_statsmodels_shape():
+    dyads = tiny_dyads(4, seed=3, ties=TIES_4)
+    res_a = fit_ergm(dyads, ["edges", "mutual", "edgecov:cov"])
+    res_b = fit_ergm(dyads.rename(columns={"origin": "origin_nis", "destination": "destination_nis"}),
+                     ["edges", "mutual", "edgecov:cov"])
+    pd.testing.assert_series_equal(res_a.params, res_b.params)
+    assert list(res_a.params.index) == ["edges", "mutual", "edgecov:cov"]
+    ci = res_a.conf_int()
+    assert (ci[0] < res_a.params).all() and (res_a.params < ci[1]).all()
+    np.testing.assert_allclose(res_a.odds_ratios, np.exp(res_a.params))
+    assert res_a.aic == pytest.approx(-2 * res_a.llf + 6)
+    assert res_a.bic == pytest.approx(-2 * res_a.llf + 3 * np.log(12))
+    assert "mutual" in str(res_a.summary())
+
+
+def test_receiver_term_without_mutual_equals_logistic_regression():
+    d = dyads_from_nodes(municipalities(50, seed=8))
+    nodes = municipalities(50, seed=8).set_index("nis_code")
+    d["destination_logdens"] = np.log(nodes.loc[d.destination, "density_per_km2"].to_numpy())
+    net = draw_network(d, {"edges": -1.0, "edgecov:distance_10km": -0.3}, seed=1)
+    res = fit_ergm(net, ["edges", "edgecov:distance_10km", "receiver:logdens"])
+    logit = sm.Logit(net.tie.to_numpy(float),
+                     sm.add_constant(net[["distance_10km", "destination_logdens"]].to_numpy())).fit(disp=0)
+    np.testing.assert_allclose(res.params.to_numpy(), logit.params, rtol=1e-6)
+
+
+def test_simulation_reproduces_state_probabilities():
+    d = dyads_from_nodes(municipalities(30, seed=1))
+    net = draw_network(d, {"edges": 0.0, "mutual": 1.0, "edgecov:distance_10km": -0.2}, seed=3)
+    model = ErgmModel(net, ["edges", "mutual", "edgecov:distance_10km"])
+    theta = np.array([0.0, 1.0, -0.2])
+    draws = model.simulate(theta, n_sim=4000, seed=11)
+    freq = np.stack([(draws == s).mean(axis=0) for s in range(4)], axis=1)
+    p = model.state_probabilities(theta)
+    # 4000 draws: binomial standard error at most 0.008; allow 5 of them on a 435 x 4 grid
+    assert np.abs(freq - p).max() < 0.04
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert abs(freq.mean(axis=0) - p.mean(axis=0)).max() < 0.005
