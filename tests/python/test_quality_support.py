@@ -121,8 +121,8 @@ with networks as (
   from grid g left join counts c using (period_label, group_type, group_value, origin_nis, destination_nis)
 )
 select f.period_label, f.group_type, f.group_value, f.origin_nis, f.destination_nis, f.n_moves,
-       cast(f.n_moves >= 1 as integer) as tie,
-       cast(coalesce(r.n_moves, 0) >= 1 as integer) as reverse_tie,
+       f.n_moves >= 1 as tie,
+       coalesce(r.n_moves, 0) >= 1 as reverse_tie,
        0.1 as density_diff_per_1000, f.distance_km, f.distance_km / 10 as distance_10km
 from filled f left join filled r
   on r.period_label = f.period_label and r.group_type = f.group_type and r.group_value = f.group_value

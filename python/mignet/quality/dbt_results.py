@@ -40,6 +40,25 @@ def artifact_candidates(settings: Settings) -> list[Path]:
     return sorted((p.parent for p in unique.values()), key=lambda d: (d / "run_results.json").stat().st_mtime, reverse=True)
 
 
+def _failed(run_results_file: Path) -> bool:
+    try:
+        results = json.loads(run_results_file.read_text(encoding="utf-8")).get("results", [])
+    except (OSError, json.JSONDecodeError):
+        return True
+    return any((r.get("status") or "").lower() in ("error", "fail", "runtime error") for r in results)
+
+
+def current_build_artifacts(settings: Settings) -> Path | None:
+    """The artifacts of the build the warehouse holds now. `mignet build` swaps a new warehouse in only when
+    dbt succeeded, and a failed build leaves its artifacts too, so the newest build without an error or an
+    error-severity failure is the one in place. (Artifacts of failed builds stay for diagnosis.)"""
+    candidates = artifact_candidates(settings)
+    for folder in candidates:
+        if not _failed(folder / "run_results.json"):
+            return folder
+    return candidates[0] if candidates else None
+
+
 def _mart_of(unique_id: str) -> str | None:
     # model.<project>.<name>
     parts = unique_id.split(".")

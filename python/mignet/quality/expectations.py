@@ -147,8 +147,8 @@ def aggregates(params: QualityParams) -> list[Aggregate]:
             f"as missing_or_extra, population / lag(population) over (order by year) as population_ratio "
             f"from y order by year",
             (
-                _e("ExpectColumnDistinctValuesToEqualSet", "error", "every year of the data period is present",
-                   column="year", value_set=years),
+                _e("ExpectColumnDistinctValuesToEqualSet", "error", "every year of the data period (and 1 January after it) is present",
+                   column="year", value_set=params.population_years),
                 _e("ExpectColumnValuesToBeBetween", "error", "every municipality of dim_municipality in every year",
                    column="missing_or_extra", min_value=0, max_value=0),
                 _e("ExpectColumnValuesToBeBetween", "warn", "population changes less than 10% from one year to the next",
@@ -293,7 +293,7 @@ class GxRunner:
         definition = self.context.validation_definitions.add_or_update(
             self.gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
         )
-        result = definition.run(batch_parameters={"dataframe": frame}, result_format="COMPLETE")
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
         checks = []
         for er in result.results:
             cfg = er.expectation_config
@@ -304,8 +304,9 @@ class GxRunner:
             exception = (er.exception_info or {}).get("exception_message") if er.exception_info else None
             failing = res.get("unexpected_count")
             keys: list[str] = []
-            if agg.key_columns and res.get("unexpected_index_list"):
-                idx = [i for i in res["unexpected_index_list"] if isinstance(i, int)][:10]
+            index_list = res.get("partial_unexpected_index_list") or res.get("unexpected_index_list")
+            if agg.key_columns and index_list:
+                idx = [i for i in index_list if isinstance(i, int)][:10]
                 keys = frame.loc[idx, list(agg.key_columns)].astype(str).agg("|".join, axis=1).tolist()
             observed = res.get("observed_value")
             detail = description

@@ -31,6 +31,11 @@ class QualityParams:
         return list(range(self.data_start.year, self.data_end.year + 1))
 
     @property
+    def population_years(self) -> list[int]:
+        """Years of population counts: 1 January of each year of the period and of the year after it."""
+        return list(range(self.data_start.year, self.data_end.year + 2))
+
+    @property
     def age_band_labels(self) -> tuple[str, ...]:
         return (*self.age_bands, "other", "unknown")
 

@@ -91,7 +91,7 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
 
     class DimMunicipalityYear(Base):
         nis_code: Series[str] = pa.Field(str_matches=NIS_PATTERN)
-        year: Series[pd.Int64Dtype] = pa.Field(isin=years)
+        year: Series[pd.Int64Dtype] = pa.Field(isin=params.population_years)
         population: Series[pd.Int64Dtype] = pa.Field(ge=0)
         area_km2: Series[float] = pa.Field(gt=0)
         density_per_km2: Series[float] = pa.Field(ge=0)
@@ -213,8 +213,8 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         origin_nis: Series[str] = pa.Field(str_matches=NIS_PATTERN)
         destination_nis: Series[str] = pa.Field(str_matches=NIS_PATTERN)
         n_moves: Series[pd.Int64Dtype] = pa.Field(ge=0)
-        tie: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1])
-        reverse_tie: Series[pd.Int64Dtype] = pa.Field(isin=[0, 1])
+        tie: Series[pd.BooleanDtype]
+        reverse_tie: Series[pd.BooleanDtype]
         density_diff_per_1000: Series[float]
         distance_km: Series[float] = pa.Field(gt=0, le=MAX_DISTANCE_KM)
         distance_10km: Series[float] = pa.Field(gt=0)

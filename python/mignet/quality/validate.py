@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
-from mignet.quality.dbt_results import DbtBuild, artifact_candidates, load_dbt_build
+from mignet.quality.dbt_results import DbtBuild, current_build_artifacts, load_dbt_build
 from mignet.quality.params import load_params
 from mignet.quality.store import (
     Certification,
@@ -65,8 +65,7 @@ def validate(
         raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
     params = load_params(settings)
     if artifacts_dir is None:
-        candidates = artifact_candidates(settings)
-        artifacts_dir = candidates[0] if candidates else None
+        artifacts_dir = current_build_artifacts(settings)
     dbt = load_dbt_build(artifacts_dir)
     say(f"dbt build {dbt.build_id} ({artifacts_dir or 'no run_results.json'})")
     paths = quality_paths(settings)
