@@ -189,7 +189,7 @@ def findings(inputs: ReportInputs, periods: list[str], group_order: dict[str, li
 
 
 def methods(inputs: ReportInputs, periods: list[str]) -> dict:
-    facts, dbt_vars, state = inputs.facts, dict(inputs.dbt_vars), inputs.run_state
+    facts, dbt_vars, state = inputs.facts, dict(inputs.dbt_vars), (inputs.run_state.get("run") or {})
     applied_vars = dict(dbt_vars)
     applied_vars.update((state.get("dbt_vars") or {}))
     est = inputs.estimates

@@ -1,0 +1,496 @@
+"""`mignet run`: the whole pipeline in one command, skipping what is up to date.
+
+Stages: generate (only without --raw-dir) -> check-raw -> build (dbt) -> validate (certify) -> publish ->
+fit -> gof -> report. Each stage's inputs are fingerprinted into `data/run_state.json`; a stage is skipped
+when its fingerprint is unchanged and its outputs exist, and otherwise the run says why it reruns. If
+validation refuses a mart the run stops before the models, pointing to the quality report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import click
+import yaml
+
+from mignet.report.runstate import DBT_PROJECT_PATHS, RunState, code_hash, differences, files_fingerprint, tree_hash
+from mignet.settings import Settings
+
+RUN_STATE_FILE = "run_state.json"
+# Default scale of `mignet run`: 10 % of Belgian volumes (about 360,000 inter-municipal moves), which runs
+# end to end in a few minutes on 2 cores. `--scale 1` is Belgian scale.
+DEFAULT_SCALE = 0.1
+DEFAULT_SEED = 20180101
+GOF_SIMULATIONS = 200
+GOF_SEED = 1
+FIT_METHOD = "mle"
+
+
+class StageFailed(click.ClickException):
+    """A stage stopped the run; the message says what to look at. Exit code 1, or 2 when validation refused."""
+
+    def __init__(self, message: str, exit_code: int = 1):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    state: RunState
+    generate: bool
+    generator: dict
+    dbt_vars: dict
+    force: bool
+    outputs: dict = field(default_factory=dict)  # this run's outputs of each stage, by stage name
+    raw_cache: dict = field(default_factory=dict)
+
+    def output(self, stage: str, key: str, default=None):
+        return (self.outputs.get(stage) or {}).get(key, default)
+
+
+@dataclass
+class Stage:
+    name: str
+    title: str
+    fingerprint: Callable[[RunContext], dict]
+    missing_outputs: Callable[[RunContext, dict], str | None]  # reason the recorded outputs are unusable
+    execute: Callable[[RunContext, Callable[[str], None]], dict]
+
+
+# ---- fingerprints and output checks -------------------------------------------------------------------
+
+def _raw_fingerprint(ctx: RunContext) -> dict:
+    previous = (ctx.state.data.get("raw_cache") or {}) if not ctx.raw_cache else ctx.raw_cache
+    cache = dict(previous)
+    fp = files_fingerprint(ctx.settings.raw_dir, cache, patterns=("*.parquet", "*.csv"))
+    ctx.raw_cache = cache
+    return fp
+
+
+def _geography_fingerprint(geography: str) -> str:
+    if geography == "synthetic":
+        return "synthetic"
+    folder = Path(geography)
+    return f"{folder.resolve()}:{tree_hash(folder, ('.',))}" if folder.is_dir() else str(geography)
+
+
+def fp_generate(ctx):
+    params = dict(ctx.generator)
+    params["geography"] = _geography_fingerprint(str(params["geography"]))
+    return {"parameters": params, "raw_dir": str(ctx.settings.raw_dir), "code": code_hash("generate", "contract.py")}
+
+
+def out_generate(ctx, outputs):
+    manifest = ctx.settings.raw_dir / "manifest.json"
+    if not manifest.is_file():
+        return f"{manifest} is missing"
+    now = _raw_fingerprint(ctx)
+    if now != outputs.get("raw_files"):
+        return "the raw files changed since they were generated"
+    return None
+
+
+def fp_check_raw(ctx):
+    return {"raw_files": _raw_fingerprint(ctx), "code": code_hash("raw.py", "contract.py")}
+
+
+def fp_build(ctx):
+    root = ctx.settings.project_root
+    return {
+        "raw_files": _raw_fingerprint(ctx),
+        "raw_dir": str(ctx.settings.raw_dir),
+        "dbt_project": tree_hash(root, DBT_PROJECT_PATHS),
+        "dbt_vars": ctx.dbt_vars,
+        "warehouse": str(ctx.settings.warehouse),
+        "code": code_hash("warehouse"),
+    }
+
+
+def out_build(ctx, outputs):
+    if not ctx.settings.warehouse.is_file():
+        return f"the warehouse {ctx.settings.warehouse} is missing"
+    identity = _warehouse_identity(ctx.settings)
+    last = ctx.state.data.get("warehouse_after_run")
+    if last is not None and identity != last:
+        return "the warehouse was changed outside `mignet run` since the last run"
+    return None
+
+
+def _warehouse_identity(settings: Settings) -> list | None:
+    path = settings.warehouse
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def fp_validate(ctx):
+    return {"build_id": ctx.output("build", "build_id"), "code": code_hash("quality")}
+
+
+def out_validate(ctx, outputs):
+    report = Path(outputs.get("report_path") or "")
+    if not report.is_file():
+        return f"the quality report {report} is missing"
+    return None
+
+
+def fp_publish(ctx):
+    return {"certifications": ctx.output("validate", "certification_ids"), "code": code_hash("quality")}
+
+
+def out_publish(ctx, outputs):
+    current = ctx.settings.releases_dir / "current"
+    if not current.exists():
+        return f"{current} is missing"
+    if current.resolve().name != outputs.get("release_id"):
+        return f"the current release is {current.resolve().name}, not {outputs.get('release_id')}"
+    if not ctx.settings.analytics_db.is_file():
+        return f"{ctx.settings.analytics_db} is missing"
+    return None
+
+
+def fp_fit(ctx):
+    ids = ctx.output("validate", "certification_ids") or {}
+    return {"dyads_certification": ids.get("mart_network_dyads"), "method": FIT_METHOD, "code": code_hash("network")}
+
+
+def out_fit(ctx, outputs):
+    wanted = (ctx.output("validate", "certification_ids") or {}).get("mart_network_dyads")
+    n = _count(ctx.settings, "results", "model_estimates", "certification_id = ?", [wanted])
+    if n is None:
+        return "results.model_estimates is missing"
+    if n == 0:
+        return f"results.model_estimates holds no estimates of certification {wanted}"
+    return None
+
+
+def fp_gof(ctx):
+    return {"fitted": ctx.output("fit", "fitted"), "n_sim": GOF_SIMULATIONS, "seed": GOF_SEED, "code": code_hash("network")}
+
+
+def out_gof(ctx, outputs):
+    n = _count(ctx.settings, "results", "model_gof")
+    if not n:
+        return "results.model_gof is missing or empty"
+    return None
+
+
+def fp_report(ctx):
+    polygons = ctx.settings.reference_dir / "municipalities_2019_polygons_wgs84.geojson"
+    return {
+        "fitted": ctx.output("fit", "fitted"), "gof": ctx.output("gof", "rows"),
+        "certifications": ctx.output("validate", "certification_ids"),
+        "release_id": ctx.output("publish", "release_id"),
+        "polygons": (f"{polygons.stat().st_size}:{polygons.stat().st_mtime_ns}" if polygons.is_file() else None),
+        "code": code_hash("report"),
+    }
+
+
+def out_report(ctx, outputs):
+    path = ctx.settings.reports_dir / "models" / "index.html"
+    return None if path.is_file() else f"{path} is missing"
+
+
+def _count(settings: Settings, schema: str, table: str, where: str | None = None, params=None) -> int | None:
+    import duckdb
+
+    if not settings.warehouse.is_file():
+        return None
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+        ).fetchall()[0][0]
+        if not exists:
+            return None
+        sql = f'select count(*) from "{schema}"."{table}"' + (f" where {where}" if where else "")
+        return int(con.execute(sql, params or []).fetchall()[0][0])
+    finally:
+        con.close()
+
+
+# ---- stage bodies ---------------------------------------------------------------------------------------
+
+def run_generate(ctx, say):
+    from mignet.generate import generate_register
+
+    g = ctx.generator
+    manifest = generate_register(ctx.settings.raw_dir, scale=g["scale"], seed=g["seed"], geography=g["geography"],
+                                 faults=g["faults"], progress=say)
+    ctx.raw_cache = {}
+    counts = manifest.get("row_counts") or manifest.get("rows") or {}
+    return {"raw_files": _raw_fingerprint(ctx), "row_counts": counts}
+
+
+def run_check_raw(ctx, say):
+    from mignet.raw import RawContractError, check_raw
+
+    try:
+        report = check_raw(ctx.settings.raw_dir)
+    except RawContractError as exc:
+        raise StageFailed(str(exc)) from exc
+    for name, table in report["tables"].items():
+        say(f"{name}: {table['rows']:,} rows ({table['format']})")
+        for w in table["warnings"]:
+            say(f"  warning: {w.get('count', 0):,} rows break {w['rule']} (column {w.get('column')}): quarantined by the warehouse")
+    return {"warnings": int(report.get("warning_count", 0)),
+            "rows": {name: t["rows"] for name, t in report["tables"].items()}}
+
+
+def run_build(ctx, say):
+    from mignet.warehouse.build import build_warehouse
+
+    result = build_warehouse(ctx.settings, dbt_vars=ctx.dbt_vars or None, progress=say)
+    if not result.ok:
+        raise StageFailed(
+            f"dbt build failed (build {result.build_id}); the previous warehouse stays in place. "
+            f"See {result.run_results_path} and logs/dbt.log."
+        )
+    return {"build_id": result.build_id, "run_results_path": str(result.run_results_path) if result.run_results_path else None}
+
+
+def run_validate(ctx, say):
+    from mignet.quality.validate import validate
+
+    kwargs = {}
+    run_results = ctx.output("build", "run_results_path")
+    if run_results and Path(run_results).is_file():
+        kwargs["artifacts_dir"] = Path(run_results).parent
+    result = validate(ctx.settings, progress=say, **kwargs)
+    ctx.outputs["validate_result"] = {"certified": result.certified}
+    if not result.all_certified:
+        failed = result.failed_checks()
+        lines = [f"  {mart}: {', '.join(checks) or 'refused'}" for mart, checks in failed.items()]
+        raise StageFailed(
+            "validation refused these marts, so the models were not fitted (nothing was published):\n"
+            + "\n".join(lines) + f"\nRead the quality report: {result.report_path}",
+            exit_code=2,
+        )
+    return {
+        "build_id": result.build_id,
+        "certified": result.certified,
+        "certification_ids": {m: c.certification_id for m, c in result.certifications.items()},
+        "report_path": str(result.report_path),
+    }
+
+
+def run_publish(ctx, say):
+    from mignet.quality.publish import publish
+
+    release_id = publish(ctx.settings, progress=say)
+    return {"release_id": release_id}
+
+
+def run_fit(ctx, say):
+    from mignet.network.fit import fit_all
+
+    estimates = fit_all(ctx.settings, method=FIT_METHOD, progress=say)
+    fitted = str(estimates["fitted_at"].max()) if "fitted_at" in estimates.columns else str(time.time())
+    n_models = estimates.groupby(["period_label", "group_type", "group_value"]).ngroups
+    return {"fitted": fitted, "n_models": int(n_models)}
+
+
+def run_gof_stage(ctx, say):
+    from mignet.network.gof import run_gof
+
+    gof = run_gof(ctx.settings, n_sim=GOF_SIMULATIONS, seed=GOF_SEED, progress=say)
+    return {"rows": int(len(gof))}
+
+
+def run_report(ctx, say):
+    from mignet.report.models import write_model_report
+
+    path = write_model_report(ctx.settings)
+    say(f"wrote {path}")
+    return {"path": str(path)}
+
+
+STAGES = [
+    Stage("generate", "generate a synthetic register", fp_generate, out_generate, run_generate),
+    Stage("check-raw", "check the raw extract against the contract", fp_check_raw, lambda c, o: None, run_check_raw),
+    Stage("build", "dbt build into a fresh warehouse", fp_build, out_build, run_build),
+    Stage("validate", "validate and certify the marts", fp_validate, out_validate, run_validate),
+    Stage("publish", "publish certified marts for analysts", fp_publish, out_publish, run_publish),
+    Stage("fit", "fit the ERGMs", fp_fit, out_fit, run_fit),
+    Stage("gof", "goodness of fit by simulation", fp_gof, out_gof, run_gof_stage),
+    Stage("report", "write the analysis report", fp_report, out_report, run_report),
+]
+
+
+# ---- driver ---------------------------------------------------------------------------------------------
+
+def _echo(message: str = "", **kw) -> None:
+    click.echo(message, **kw)
+
+
+def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: dict | None = None,
+                 force: bool = False, echo: Callable[[str], None] = _echo, result: dict | None = None,
+                 until: str | None = None) -> dict:
+    """Run the stages in order. Returns (and fills `result`, when given, as it goes) {"stages": {stage:
+    {"status", "elapsed_s", "reason"}}, "outputs", "elapsed_s"}. Raises StageFailed when a stage stops the
+    run; the stages that finished stay recorded and are skipped next time."""
+    state = RunState(settings.data_dir / RUN_STATE_FILE)
+    if state.problem:
+        echo(f"note: {state.problem}")
+    ctx = RunContext(settings=settings, state=state, generate=generate, generator=generator,
+                     dbt_vars=dict(dbt_vars or {}), force=force)
+    stages = [s for s in STAGES if generate or s.name != "generate"]
+    if until is not None:
+        names = [s.name for s in stages]
+        if until not in names:
+            raise click.BadParameter(f"{until!r} is not a stage of this run ({', '.join(names)})", param_hint="--until")
+        stages = stages[: names.index(until) + 1]
+
+    def remember_run() -> None:
+        state.data["raw_cache"] = ctx.raw_cache or state.data.get("raw_cache") or {}
+        state.data["run"] = {
+            "generator": generator if generate else None,
+            "raw_dir": str(settings.raw_dir),
+            "dbt_vars": ctx.dbt_vars,
+            "build_id": ctx.output("build", "build_id"),
+            "release_id": ctx.output("publish", "release_id"),
+        }
+    result = result if result is not None else {}
+    summary = result.setdefault("stages", {})
+    result.update(stages=summary, outputs=ctx.outputs)
+    started = time.perf_counter()
+    try:
+        for number, stage in enumerate(stages, 1):
+            header = f"[{number}/{len(stages)}] {stage.name}: {stage.title}"
+            fingerprint = stage.fingerprint(ctx)
+            recorded = state.stage(stage.name)
+            reason = None
+            if force:
+                reason = "--force"
+            elif state.failure(stage.name):
+                reason = f"it failed last time: {state.failure(stage.name)}"
+            else:
+                changed = differences(recorded["fingerprint"] if recorded else None, fingerprint)
+                if changed:
+                    reason = "; ".join(changed)
+                else:
+                    reason = stage.missing_outputs(ctx, recorded.get("outputs") or {})
+            if reason is None:
+                ctx.outputs[stage.name] = recorded.get("outputs") or {}
+                echo(f"{header} ... up to date")
+                summary[stage.name] = {"status": "up to date", "elapsed_s": 0.0}
+                continue
+            echo(f"{header} ... runs ({reason})")
+            t0 = time.perf_counter()
+
+            def say(message: str, _t0=t0) -> None:
+                echo(f"    {time.perf_counter() - _t0:6.1f}s  {message}")
+
+            try:
+                outputs = stage.execute(ctx, say) or {}
+            except Exception as exc:
+                failure = exc if isinstance(exc, StageFailed) else StageFailed(
+                    f"stage {stage.name} failed: {type(exc).__name__}: {exc}")
+                state.mark_failed(stage.name, str(failure.message).splitlines()[0])
+                summary[stage.name] = {"status": "failed", "elapsed_s": time.perf_counter() - t0}
+                result["failure"] = failure
+                if failure is exc:
+                    raise
+                raise failure from exc
+            elapsed = time.perf_counter() - t0
+            ctx.outputs[stage.name] = outputs
+            remember_run()
+            state.record(stage.name, fingerprint, outputs, elapsed)
+            echo(f"    done in {elapsed:.1f}s")
+            summary[stage.name] = {"status": "ran", "elapsed_s": elapsed, "reason": reason}
+    finally:
+        remember_run()
+        state.data["warehouse_after_run"] = _warehouse_identity(settings)
+        result["elapsed_s"] = time.perf_counter() - started
+        state.save()
+    return result
+
+
+def print_summary(settings: Settings, result: dict, echo=_echo) -> None:
+    echo("")
+    echo("Summary")
+    for name, entry in result["stages"].items():
+        echo(f"  {name:<10} {entry['status']:<11} {entry['elapsed_s']:7.1f}s")
+    echo(f"  {'total':<10} {'':<11} {result.get('elapsed_s', 0.0):7.1f}s")
+    outputs = result.get("outputs") or {}
+    certified = (outputs.get("validate") or {}).get("certified") or {}
+    if certified:
+        good = [m for m, ok in certified.items() if ok]
+        echo(f"  certified: {', '.join(good)}" + (f"; refused: {', '.join(m for m, ok in certified.items() if not ok)}"
+                                                  if len(good) < len(certified) else ""))
+    release = (outputs.get("publish") or {}).get("release_id")
+    if release:
+        echo(f"  release {release}; analysts open {settings.analytics_db} (read-only)")
+    quality = settings.reports_dir / "quality" / "index.html"
+    if quality.is_file():
+        echo(f"  quality report: {quality}")
+    models = settings.reports_dir / "models" / "index.html"
+    if models.is_file():
+        echo(f"  analysis report: {models}")
+
+
+def _parse_vars(values: tuple[str, ...]) -> dict:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. imputation_method=median", param_hint="--dbt-var")
+        out[key.strip()] = yaml.safe_load(value)
+    return out
+
+
+@click.command("run")
+@click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Use this existing raw extract folder (e.g. a real register extract) instead of generating one.")
+@click.option("--scale", type=float, default=DEFAULT_SCALE, show_default=True,
+              help="Size of the generated register; 1.0 is Belgian scale (about 3.6 million inter-municipal moves).")
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Seed of the generated register.")
+@click.option("--geography", default="synthetic", show_default=True,
+              help="'synthetic', or a folder of real municipalities such as ../shared/reference.")
+@click.option("--faults", type=float, default=0.0, show_default=True,
+              help="Share of generated rows with injected defects (they end in quarantine or refuse certification).")
+@click.option("--dbt-var", "dbt_vars", multiple=True, metavar="KEY=VALUE",
+              help="Override a dbt var of the build, e.g. --dbt-var imputation_method=median (repeatable).")
+@click.option("--force", is_flag=True, help="Rerun every stage even when it is up to date.")
+@click.option("--until", type=click.Choice([s.name for s in STAGES]), help="Stop after this stage.")
+@click.pass_context
+def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, force, until):
+    """Everything end to end: generate, check, build, validate, publish, fit, gof, reports.
+
+    \b
+    Without --raw-dir a synthetic register is generated into $MIGNET_RAW_DIR (default data/raw).
+    A second run skips the stages whose inputs did not change (state in data/run_state.json) and says
+    why it reruns the others. Exit code 2 when validation refuses a mart (see reports/quality/index.html).
+    """
+    settings = Settings.from_env()
+    generator_options = [name for name in ("scale", "seed", "geography", "faults")
+                         if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    if raw_dir is not None:
+        if generator_options:
+            raise click.UsageError(f"--{', --'.join(generator_options)} only apply when generating; drop them or --raw-dir")
+        if not raw_dir.is_dir():
+            raise click.BadParameter(f"{raw_dir} is not a folder", param_hint="--raw-dir")
+        settings = dataclasses.replace(settings, raw_dir=raw_dir.resolve())
+    generator = {"scale": scale, "seed": seed, "geography": geography, "faults": faults}
+    click.echo(f"mignet run: raw extract {settings.raw_dir}" + (" (generated)" if raw_dir is None else "")
+               + f", warehouse {settings.warehouse}")
+    result: dict = {"stages": {}}
+    try:
+        run_pipeline(settings, generate=raw_dir is None, generator=generator, dbt_vars=_parse_vars(dbt_vars),
+                     force=force, result=result, until=until)
+    except StageFailed:
+        print_summary(settings, result)
+        click.echo("mignet run stopped; the stages that finished are kept and will be skipped next time.", err=True)
+        raise
+    print_summary(settings, result)
+
+
+if __name__ == "__main__":
+    sys.exit(run())
