@@ -1,0 +1,128 @@
+"""Fit the study's 24 networks (3 periods x {all, 3 age bands, 4 income groups}) from the certified
+`marts.mart_network_dyads`, store `results.model_estimates` and write the appendix tables."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from datetime import datetime, timezone
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from mignet.network import STUDY_TERMS, tables
+from mignet.network.model import ErgmExistenceWarning, fit_ergm
+from mignet.settings import Settings
+
+PERIODS = ("pre_covid", "covid", "post_covid")
+NETWORK_GROUPS = (
+    ("all", "all"),
+    ("age_band", "18-30"), ("age_band", "31-55"), ("age_band", "56-75"),
+    ("income_group", "low"), ("income_group", "lower_middle"), ("income_group", "upper_middle"), ("income_group", "high"),
+)
+DYAD_MART = "mart_network_dyads"
+DYAD_COLUMNS = ["period_label", "group_type", "group_value", "origin_nis", "destination_nis", "tie",
+                "density_diff_per_1000", "distance_km", "distance_10km"]
+ESTIMATE_COLUMNS = ["period_label", "group_type", "group_value", "term", "estimate", "std_error", "z", "p_value",
+                    "stars", "odds_ratio", "ci_low", "ci_high", "method", "n_nodes", "n_ties", "n_mutual_pairs",
+                    "loglik", "converged", "mle_exists", "certification_id", "fitted_at"]
+
+
+def stars(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else ""
+
+
+def read_network_dyads(settings: Settings, columns: list[str] | None = None):
+    """The certified dyad mart (raises NotCertifiedError naming the failed checks when it is not)."""
+    from mignet.quality.certified import read_certified
+
+    return read_certified(settings, DYAD_MART, columns=columns or DYAD_COLUMNS)
+
+
+def split_networks(frame: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
+    """The 24 study networks keyed (period_label, group_type, group_value); refuses a mart lacking any."""
+    groups = {key: sub for key, sub in frame.groupby(["period_label", "group_type", "group_value"], sort=False)}
+    wanted = [(p, gt, gv) for p in PERIODS for gt, gv in NETWORK_GROUPS]
+    missing = [k for k in wanted if k not in groups]
+    if missing:
+        shown = ", ".join("/".join(k) for k in missing[:6])
+        raise ValueError(f"marts.{DYAD_MART} lacks {len(missing)} of the 24 study networks (e.g. {shown}); "
+                         "rebuild the warehouse with every period and group")
+    return {k: groups[k].reset_index(drop=True) for k in wanted}
+
+
+def estimates_rows(res, key, method: str, certification_id: str | None, fitted_at) -> pd.DataFrame:
+    period, group_type, group_value = key
+    ci = res.conf_int()
+    out = pd.DataFrame({
+        "period_label": period, "group_type": group_type, "group_value": group_value,
+        "term": list(res.params.index), "estimate": res.params.to_numpy(), "std_error": res.bse.to_numpy(),
+        "z": res.tvalues.to_numpy(), "p_value": res.pvalues.to_numpy(),
+        "odds_ratio": res.odds_ratios.to_numpy(), "ci_low": ci[0].to_numpy(), "ci_high": ci[1].to_numpy(),
+    })
+    out["stars"] = [stars(p) for p in out["p_value"]]
+    out["method"] = method
+    out["n_nodes"] = res.n_nodes
+    out["n_ties"] = res.n_ties
+    out["n_mutual_pairs"] = res.n_mutual_pairs
+    out["loglik"] = res.llf
+    out["converged"] = res.converged
+    out["mle_exists"] = res.mle_exists
+    out["certification_id"] = certification_id
+    out["fitted_at"] = fitted_at
+    return out[ESTIMATE_COLUMNS]
+
+
+def fit_networks(networks: dict, method: str = "mle", terms=None, certification_id: str | None = None,
+                 progress=None) -> pd.DataFrame:
+    """Fit each network; one row per network and term. Non-existence of an MLE is reported, not fatal."""
+    terms = terms or STUDY_TERMS
+    fitted_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    frames = []
+    for key, dyads in networks.items():
+        start = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ErgmExistenceWarning)
+            res = fit_ergm(dyads, terms, method=method)
+        frames.append(estimates_rows(res, key, method, certification_id, fitted_at))
+        if progress:
+            note = "" if res.mle_exists else f"  NOTE: {res.message}"
+            progress(f"fit {'/'.join(key)}: {res.n_nodes} nodes, {res.n_ties} ties, {res.n_mutual_pairs} mutual pairs, "
+                     f"{time.perf_counter() - start:.2f} s{note}")
+        for w in caught:
+            if not issubclass(w.category, ErgmExistenceWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_estimates(settings: Settings, estimates: pd.DataFrame) -> None:
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists results")
+        con.register("new_estimates", estimates)
+        con.execute("create or replace table results.model_estimates as select * from new_estimates")
+        con.unregister("new_estimates")
+    finally:
+        con.close()
+
+
+def fit_all(settings: Settings, method: str = "mle", progress=None) -> pd.DataFrame:
+    """Fit the 24 study networks from the certified dyad mart; write `results.model_estimates` (replacing
+    the previous fit) and the appendix tables under reports/models/tables/. Returns the estimates."""
+    start = time.perf_counter()
+    certified = read_network_dyads(settings)
+    if progress:
+        progress(f"read certified marts.{DYAD_MART}: {certified.row_count} rows (certification "
+                 f"{certified.certification_id}) in {time.perf_counter() - start:.1f} s")
+    networks = split_networks(certified.frame)
+    estimates = fit_networks(networks, method=method, certification_id=certified.certification_id, progress=progress)
+    write_estimates(settings, estimates)
+    paths = tables.write_tables(estimates, settings.reports_dir / "models" / "tables")
+    if progress:
+        progress(f"wrote results.model_estimates ({len(estimates)} rows) to {settings.warehouse} and "
+                 f"{len(paths)} table files to {settings.reports_dir / 'models' / 'tables'}; "
+                 f"total {time.perf_counter() - start:.1f} s")
+    return estimates

@@ -1,0 +1,224 @@
+"""Goodness of fit by exact simulation from the fitted models.
+
+The fitted ERGM is a product of independent four-state distributions over unordered pairs, so a network
+is drawn exactly by sampling each pair's state from its four probabilities (no MCMC, no burn-in). For
+every study network we compare the observed network with `n_sim` draws on statistics the model does
+not fix: reciprocity (share of ties that are reciprocated), the in- and out-degree distributions, the
+share of one-way ties that point toward the denser municipality, and the distribution of tie distances.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from mignet.network.fit import read_network_dyads, split_networks
+from mignet.network.model import ErgmModel
+from mignet.settings import Settings
+
+DISTANCE_BIN_KM = 10.0
+GOF_COLUMNS = ["period_label", "group_type", "group_value", "statistic", "value", "observed", "sim_mean", "sim_low",
+               "sim_high", "sim_sd", "p_value", "n_sim", "seed", "method", "certification_id", "computed_at"]
+
+
+def network_statistics(model: ErgmModel, states: np.ndarray, toward_denser: np.ndarray, distance_bin: np.ndarray,
+                       n_bins: int, pair_distance: np.ndarray) -> dict:
+    """Statistics of networks given as pair states (n_networks x n_pairs)."""
+    n = model.n_nodes
+    out_tie_i = (states == 1) | (states == 3)  # i -> j (i < j)
+    out_tie_j = (states == 2) | (states == 3)  # j -> i
+    n_ties = out_tie_i.sum(axis=1) + out_tie_j.sum(axis=1)
+    mutual = (states == 3).sum(axis=1)
+    one_way = (states == 1) | (states == 2)
+    # toward_denser[p, 0]: i -> j points to the denser node; [p, 1]: j -> i does.
+    denser = ((states == 1) & toward_denser[:, 0]) | ((states == 2) & toward_denser[:, 1])
+    out_deg = np.zeros((len(states), n), dtype=np.int64)
+    in_deg = np.zeros((len(states), n), dtype=np.int64)
+    dist_hist = np.zeros((len(states), n_bins), dtype=np.int64)
+    dist_sum = np.zeros(len(states))
+    for s in range(len(states)):
+        out_deg[s] = np.bincount(model.pair_i, out_tie_i[s], n) + np.bincount(model.pair_j, out_tie_j[s], n)
+        in_deg[s] = np.bincount(model.pair_j, out_tie_i[s], n) + np.bincount(model.pair_i, out_tie_j[s], n)
+        ties_per_pair = out_tie_i[s].astype(np.int64) + out_tie_j[s]
+        dist_hist[s] = np.bincount(distance_bin, ties_per_pair, n_bins)
+        dist_sum[s] = ties_per_pair @ pair_distance
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {
+            "reciprocity": 2 * mutual / n_ties,
+            "share_one_way_toward_denser": denser.sum(axis=1) / one_way.sum(axis=1),
+            "mean_tie_distance_km": dist_sum / n_ties,
+            "out_degree": out_deg,
+            "in_degree": in_deg,
+            "tie_distance_km": dist_hist,
+        }
+
+
+def _pair_covariates(model: ErgmModel, dyads: pd.DataFrame):
+    diff = dyads["density_diff_per_1000"].to_numpy(dtype=float)
+    toward_denser = np.column_stack([diff[model.row_ij] > 0, diff[model.row_ji] > 0])
+    if "distance_km" in dyads.columns:
+        dist = dyads["distance_km"].to_numpy(dtype=float)
+    else:
+        dist = dyads["distance_10km"].to_numpy(dtype=float) * 10
+    pair_distance = dist[model.row_ij]
+    distance_bin = np.floor(pair_distance / DISTANCE_BIN_KM).astype(np.int64)
+    return toward_denser, distance_bin, int(distance_bin.max()) + 1, pair_distance
+
+
+def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: int = 1, batch: int = 25) -> pd.DataFrame:
+    """Observed vs simulated statistics of one network: one row per scalar statistic (value NaN) and one per
+    degree / distance-bin value of the distributions."""
+    model = ErgmModel(dyads, list(params.index))
+    toward_denser, distance_bin, n_bins, pair_distance = _pair_covariates(model, dyads)
+    observed = network_statistics(model, model.obs_state[None, :], toward_denser, distance_bin, n_bins, pair_distance)
+    rng = np.random.default_rng(seed)
+    cum = np.cumsum(model.state_probabilities(params), axis=1)
+    cum[:, -1] = 1.0
+    sims = []
+    for start in range(0, n_sim, batch):
+        size = min(batch, n_sim - start)
+        u = rng.random((size, len(cum)))
+        states = (u[:, :, None] > cum[None, :, :3]).sum(axis=2).astype(np.int8)
+        sims.append(network_statistics(model, states, toward_denser, distance_bin, n_bins, pair_distance))
+    simulated = {k: np.concatenate([s[k] for s in sims]) for k in sims[0]}
+    rows = []
+
+    def add(statistic, value, obs, sim):
+        sim = np.asarray(sim, dtype=float)
+        sim = sim[np.isfinite(sim)]
+        if len(sim) == 0:
+            rows.append((statistic, value, obs, np.nan, np.nan, np.nan, np.nan, np.nan))
+            return
+        # two-sided Monte Carlo p-value of the observed value among the draws
+        p = min(1.0, 2 * min((sim <= obs).sum() + 1, (sim >= obs).sum() + 1) / (len(sim) + 1))
+        rows.append((statistic, value, obs, sim.mean(), np.quantile(sim, 0.025), np.quantile(sim, 0.975), sim.std(ddof=1), p))
+
+    for statistic in ("reciprocity", "share_one_way_toward_denser", "mean_tie_distance_km"):
+        add(statistic, np.nan, float(observed[statistic][0]), simulated[statistic])
+    for statistic in ("out_degree", "in_degree"):
+        top = max(int(observed[statistic].max()), int(np.quantile(simulated[statistic], 0.999)))
+        obs_counts = np.bincount(observed[statistic][0], minlength=top + 1)[: top + 1]
+        sim_counts = np.stack([np.bincount(np.minimum(d, top + 1), minlength=top + 2)[: top + 1] for d in simulated[statistic]])
+        for k in range(top + 1):
+            add(statistic, float(k), float(obs_counts[k]), sim_counts[:, k])
+    obs_hist, sim_hist = observed["tie_distance_km"][0], simulated["tie_distance_km"]
+    for b in range(n_bins):
+        add("tie_distance_km", b * DISTANCE_BIN_KM, float(obs_hist[b]), sim_hist[:, b])
+    return pd.DataFrame(rows, columns=["statistic", "value", "observed", "sim_mean", "sim_low", "sim_high", "sim_sd", "p_value"])
+
+
+def _read_estimates(settings: Settings) -> pd.DataFrame:
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        n = con.execute("select count(*) from information_schema.tables where table_schema = 'results' "
+                        "and table_name = 'model_estimates'").fetchone()[0]
+        if not n:
+            raise RuntimeError(f"{settings.warehouse} has no results.model_estimates: run `mignet fit` first")
+        return con.execute("select * from results.model_estimates").df()
+    finally:
+        con.close()
+
+
+def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None) -> pd.DataFrame:
+    """Goodness of fit of the stored models (results.model_estimates) on the certified dyads; writes
+    `results.model_gof` and figures under reports/models/figures/. Returns the gof rows."""
+    if n_sim < 2:
+        raise ValueError("n_sim must be at least 2")
+    estimates = _read_estimates(settings)
+    certified = read_network_dyads(settings)
+    networks = split_networks(certified.frame)
+    computed_at = datetime.now(timezone.utc).replace(tzinfo=None)
+    frames = []
+    for index, (key, dyads) in enumerate(networks.items()):
+        start = time.perf_counter()
+        est = estimates[(estimates.period_label == key[0]) & (estimates.group_type == key[1]) & (estimates.group_value == key[2])]
+        if est.empty:
+            raise RuntimeError(f"no stored estimates for {'/'.join(key)}: run `mignet fit` again")
+        params = pd.Series(est["estimate"].to_numpy(dtype=float), index=est["term"].to_list())
+        if params.isna().any():
+            if progress:
+                progress(f"gof {'/'.join(key)}: skipped, terms not identified ({', '.join(params.index[params.isna()])})")
+            continue
+        rows = gof_network(dyads, params, n_sim=n_sim, seed=seed + index)
+        rows.insert(0, "group_value", key[2])
+        rows.insert(0, "group_type", key[1])
+        rows.insert(0, "period_label", key[0])
+        rows["n_sim"] = n_sim
+        rows["seed"] = seed + index
+        rows["method"] = str(est["method"].iloc[0])
+        rows["certification_id"] = certified.certification_id
+        rows["computed_at"] = computed_at
+        frames.append(rows[GOF_COLUMNS])
+        if progress:
+            scalar = rows[rows.value.isna()].set_index("statistic")
+            progress(f"gof {'/'.join(key)}: reciprocity observed {scalar.loc['reciprocity', 'observed']:.3f}, simulated "
+                     f"{scalar.loc['reciprocity', 'sim_mean']:.3f} [{scalar.loc['reciprocity', 'sim_low']:.3f}, "
+                     f"{scalar.loc['reciprocity', 'sim_high']:.3f}] ({time.perf_counter() - start:.1f} s)")
+    gof = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GOF_COLUMNS)
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("create schema if not exists results")
+        con.register("new_gof", gof)
+        con.execute("create or replace table results.model_gof as select * from new_gof")
+        con.unregister("new_gof")
+    finally:
+        con.close()
+    paths = plot_gof(gof, settings.reports_dir / "models" / "figures")
+    if progress:
+        progress(f"wrote results.model_gof ({len(gof)} rows) and {len(paths)} figures to {settings.reports_dir / 'models' / 'figures'}")
+    return gof
+
+
+def plot_gof(gof: pd.DataFrame, folder) -> list:
+    """gof_<statistic>.png for the scalar statistics over all networks; gof_<period>_<group>.png with the
+    degree and distance distributions of each network."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from pathlib import Path
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    scalar = gof[gof["value"].isna()]
+    for statistic, rows in scalar.groupby("statistic", sort=True):
+        rows = rows.reset_index(drop=True)
+        fig, ax = plt.subplots(figsize=(11, 3.4))
+        x = np.arange(len(rows))
+        ax.vlines(x, rows["sim_low"], rows["sim_high"], color="#4c72b0", lw=6, alpha=0.4, label="simulated 95 %")
+        ax.plot(x, rows["sim_mean"], "_", color="#4c72b0", ms=12, mew=2, label="simulated mean")
+        ax.plot(x, rows["observed"], "x", color="black", ms=6, mew=1.5, label="observed")
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"{p}\n{gv}" for p, gv in zip(rows["period_label"], rows["group_value"])], fontsize=6, rotation=90)
+        ax.set_title(statistic.replace("_", " "))
+        ax.legend(fontsize=7, frameon=False)
+        fig.tight_layout()
+        path = folder / f"gof_{statistic}.png"
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        paths.append(path)
+    dist = gof[gof["value"].notna()]
+    for (period, group_type, group_value), rows in dist.groupby(["period_label", "group_type", "group_value"], sort=False):
+        fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
+        for ax, statistic in zip(axes, ("out_degree", "in_degree", "tie_distance_km")):
+            sub = rows[rows["statistic"] == statistic].sort_values("value")
+            ax.fill_between(sub["value"], sub["sim_low"], sub["sim_high"], step="mid", alpha=0.35, color="#4c72b0", label="simulated 95 %")
+            ax.plot(sub["value"], sub["sim_mean"], drawstyle="steps-mid", color="#4c72b0", lw=1, label="simulated mean")
+            ax.plot(sub["value"], sub["observed"], ".", color="black", ms=3, label="observed")
+            ax.set_xlabel(statistic.replace("_", " "))
+            ax.set_ylabel("municipalities" if "degree" in statistic else "ties")
+        axes[0].legend(fontsize=7, frameon=False)
+        fig.suptitle(f"{period} / {group_value}", fontsize=10)
+        fig.tight_layout()
+        path = folder / f"gof_{period}_{group_type}_{group_value}.png"
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        paths.append(path)
+    return paths
