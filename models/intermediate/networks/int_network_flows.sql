@@ -9,7 +9,7 @@ moves as (
 ),
 
 networks as (
-    select period_label, group_type, group_value from {{ ref('int_networks') }}
+    select network_id, period_label, group_type, group_value from {{ ref('int_networks') }}
 ),
 
 moves_by_group as (
@@ -23,6 +23,7 @@ moves_by_group as (
 
 flows as (
     select
+        networks.network_id,
         moves_by_group.period_label,
         moves_by_group.group_type,
         moves_by_group.group_value,

@@ -15,6 +15,8 @@ groups as (
 
 networks as (
     select
+        cast(row_number() over (order by periods.start_date, groups.group_type = 'income_group',
+            groups.group_type = 'age_band', groups.group_order) as integer) as network_id,
         periods.period_label,
         periods.start_date,
         periods.end_date,
