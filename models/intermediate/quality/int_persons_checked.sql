@@ -19,6 +19,7 @@ flagged as (
         sex is null or sex not in ('M', 'F') as is_sex_invalid,
         birth_date_raw is not null and birth_date is null as is_birth_unreadable,
         birth_date > date '{{ var("data_end_date") }}' as is_birth_future,
+        birth_date < date '{{ var("birth_date_min") }}' as is_birth_too_early,
         {% for column in ['country_of_birth', 'nationality_at_birth', 'current_nationality'] -%}
         ({{ column }} is not null and not regexp_full_match({{ column }}, '[A-Z]{2}')) as is_{{ column }}_invalid{{ ',' if not loop.last }}
         {% endfor %}
@@ -37,6 +38,7 @@ checked as (
         case
             when person_rank > 1 and not is_id_missing then 'person_duplicate'
             when is_id_missing or is_sex_invalid or is_birth_unreadable or coalesce(is_birth_future, false)
+                or coalesce(is_birth_too_early, false)
                 or is_country_of_birth_invalid or is_nationality_at_birth_invalid
                 or is_current_nationality_invalid then 'person_value_invalid'
         end as rule,
@@ -48,6 +50,8 @@ checked as (
             when is_birth_unreadable then 'birth_date ''' || birth_date_raw || ''' is not a date'
             when coalesce(is_birth_future, false)
                 then 'birth_date ' || cast(birth_date as varchar) || ' lies after the data period'
+            when coalesce(is_birth_too_early, false)
+                then 'birth_date ' || cast(birth_date as varchar) || ' lies before {{ var("birth_date_min") }}'
             when is_country_of_birth_invalid
                 then 'country_of_birth ''' || country_of_birth || ''' is not an ISO alpha-2 code'
             when is_nationality_at_birth_invalid
