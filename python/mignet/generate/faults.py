@@ -258,7 +258,8 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
             p["sex"][r] = t.sexes.index(bad)
             detail = f"sex '{bad}'"
         elif kind == 1:
-            year = 1899 if j % 8 == 1 else 2031
+            # impossible in the past only: a future birth date would also put the person's moves before birth
+            year = 1899 if j % 8 == 1 else 1850
             p["birth_day"][r] = int(np.datetime64(f"{year}-06-15").astype(np.int64))
             p["birth_null"][r] = False
             detail = f"birth_date {year}-06-15"

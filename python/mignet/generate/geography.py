@@ -256,6 +256,11 @@ def reference_geography(path: Path, seed: int, progress=None) -> Geography:
     if progress:
         progress(f"geography {path}: {note}")
     geo = _finish(units, source=str(path), rng=rng, growth=growth, extrapolated=extrapolated, notes=[note])
+    # the published populations of 1-1-2019 and 1-1-2020 exactly (the shares above round)
+    pop = geo.population
+    for year, column in ((2019, "pop_2019_01_01"), (2020, "pop_2020_01_01")):
+        rows = pop["reference_date"] == dt.date(year, 1, 1)
+        pop.loc[rows, "population"] = pop.loc[rows, "nis_code"].map(m19[column].astype("int64")).to_numpy()
     # real names of the new codes from the 2019 and 2025 lists
     names = {}
     for frame in (m19.reset_index(), pd.read_csv(path / "municipalities_2025.csv", dtype=str)):

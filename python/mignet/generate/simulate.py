@@ -126,11 +126,11 @@ class Register:
 
 def _day_weights() -> np.ndarray:
     days = pd.date_range(START, END, freq="D")
-    doy = days.dayofyear.to_numpy()
+    doy = days.day_of_year.to_numpy()
     w = 1.0 + 0.25 * np.sin(2 * np.pi * (doy - 120) / 365.25)  # summer peak
     lockdown = (days >= "2020-03-16") & (days <= "2020-05-10")
     w[lockdown] *= 0.55
-    w[days.dayofweek.to_numpy() >= 5] *= 0.35  # registrations are on working days mostly
+    w[days.day_of_week.to_numpy() >= 5] *= 0.35  # registrations are on working days mostly
     return w / w.sum()
 
 
