@@ -37,7 +37,7 @@ select m.nis_code, cast(y as integer) as year, cast(1000 + 100 * i + 5 * (y - 20
        m.area_km2, (1000 + 100 * i + 5 * (y - 2018)) / m.area_km2 as density_per_km2
 from marts.dim_municipality m
 join (select row_number() over (order by nis_code) - 1 as i, nis_code from marts.dim_municipality) k using (nis_code)
-cross join range(2018, 2024) t(y);
+cross join range(2018, 2025) t(y);  -- 1 January of each year and of the year after the period
 
 create or replace table marts.fct_incomes as
 with base as (

@@ -16,8 +16,8 @@ def _say(message: str) -> None:
 @click.command()
 @click.option("--artifacts", "artifacts_dir", type=click.Path(file_okay=False, exists=True),
               help="Folder with dbt's run_results.json and manifest.json (default: the latest build's).")
-@click.option("--no-gx", is_flag=True, help="Skip the Great Expectations suites (quicker; the report then "
-              "lists no GX results, and table-level rules such as unique keys are not checked).")
+@click.option("--no-gx", is_flag=True, help="Skip the Great Expectations suites: a quicker look at dbt and pandera "
+              "results; table-level rules (unique keys, sums between marts) are then unchecked, so nothing is certified.")
 def validate(artifacts_dir, no_gx):
     """Check every certified mart (dbt results, pandera rules, GX suites), write one certification record
     per mart into the warehouse and the report reports/quality/index.html. Exit status 1 when any mart is

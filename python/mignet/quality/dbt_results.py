@@ -29,15 +29,12 @@ class DbtBuild:
 
 
 def artifact_candidates(settings: Settings) -> list[Path]:
-    """Folders that may hold the run_results.json of the current build, newest first."""
-    found = []
-    for pattern in ("build/run_results.json", "builds/*/run_results.json", "build*/**/run_results.json"):
-        found.extend(settings.data_dir.glob(pattern))
-    target = settings.project_root / "target" / "run_results.json"
-    if target.exists():
-        found.append(target)
-    unique = {p.resolve(): p for p in found}
-    return sorted((p.parent for p in unique.values()), key=lambda d: (d / "run_results.json").stat().st_mtime, reverse=True)
+    """Folders that may hold the run_results.json of the current build, newest first: the builds of
+    `mignet build` (<data_dir>/build/<build_id>/). The target/ folder of a hand-run `dbt build` is never
+    guessed (it may belong to another warehouse); pass it explicitly (`mignet validate --artifacts target`)."""
+    found = {p.resolve() for p in settings.data_dir.glob("build/run_results.json")}
+    found |= {p.resolve() for p in settings.data_dir.glob("build/*/run_results.json")}
+    return sorted((p.parent for p in found), key=lambda d: (d / "run_results.json").stat().st_mtime, reverse=True)
 
 
 def _failed(run_results_file: Path) -> bool:
@@ -69,7 +66,7 @@ def _mart_of(unique_id: str) -> str | None:
 
 def load_dbt_build(artifacts_dir: Path | None) -> DbtBuild:
     if artifacts_dir is None or not (artifacts_dir / "run_results.json").exists():
-        where = str(artifacts_dir) if artifacts_dir else "the data folder or target/"
+        where = str(artifacts_dir) if artifacts_dir else "<data_dir>/build/ (run `mignet build`, or pass --artifacts)"
         return DbtBuild("unknown", None, None, artifacts_dir, problem=f"no dbt run_results.json found in {where}")
     run_results = json.loads((artifacts_dir / "run_results.json").read_text(encoding="utf-8"))
     meta = run_results.get("metadata", {})

@@ -1,0 +1,208 @@
+"""Certification: a clean warehouse is certified, every defect is named, tampering is caught by readers.
+
+Runs on the small support warehouse (test_quality_support.py) so it takes seconds; the end-to-end run on a
+real dbt build of a faulty register is in test_quality_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+
+import duckdb
+import pytest
+
+from mignet.quality import CERTIFIED_MARTS
+from mignet.quality.certified import NotCertifiedError, read_certified
+from mignet.quality.params import load_params
+from mignet.quality.report import fmt_count, fmt_share
+from mignet.quality.schemas import mart_models, validate_mart
+from mignet.quality.store import content_hash
+from mignet.quality.validate import validate
+from test_quality_support import make_settings, make_warehouse
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    settings = make_settings(tmp_path_factory.mktemp("clean"))
+    build_id = make_warehouse(settings)
+    result = validate(settings)
+    return settings, build_id, result
+
+
+def _sql(settings, sql):
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+def test_clean_warehouse_is_certified(clean_run):
+    settings, build_id, result = clean_run
+    assert result.build_id == build_id
+    assert result.certified == {m: True for m in CERTIFIED_MARTS}, result.failed_checks()
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        rows = con.sql("select mart, status, build_id, row_count from quality.certifications").fetchall()
+        sources = {r[0] for r in con.sql("select distinct source from quality.check_results").fetchall()}
+    finally:
+        con.close()
+    assert {r[0] for r in rows} == set(CERTIFIED_MARTS)
+    assert {r[1] for r in rows} == {"certified"} and {r[2] for r in rows} == {build_id}
+    assert sources == {"dbt", "pandera", "gx"}
+    page = result.report_path.read_text()
+    assert "6 of 6 tables certified" in page
+    assert build_id in page and str(settings.raw_dir) in page
+    assert (result.report_path.parent / "gx" / "index.html").exists()
+    assert 'href="gx/index.html"' in page
+
+
+def test_read_certified_returns_the_certified_rows(clean_run):
+    settings, _, result = clean_run
+    frame = read_certified(settings, "mart_network_dyads", columns=["origin_nis", "n_moves"])
+    assert list(frame.frame.columns) == ["origin_nis", "n_moves"]
+    assert frame.row_count == 24 * 30 * 29
+    assert frame.certification_id == result.certifications["mart_network_dyads"].certification_id
+    with pytest.raises(KeyError, match="no_such_column"):
+        read_certified(settings, "mart_network_dyads", columns=["no_such_column"])
+
+
+def test_content_hash_ignores_row_order_but_sees_every_change(tmp_path):
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.a as select range as k, range % 7 as v from range(1000)")
+    con.execute("create table marts.b as select * from marts.a order by v desc, k")
+    n_a, h_a = content_hash(con, "a")
+    assert content_hash(con, "b") == (n_a, h_a)
+    con.execute("update marts.b set v = v + 1 where k = 500")
+    assert content_hash(con, "b")[1] != h_a
+    con.execute("update marts.b set v = v - 1 where k = 500")
+    con.execute("insert into marts.b select * from marts.a where k = 3")  # a duplicated row
+    assert content_hash(con, "b")[0] == n_a + 1 and content_hash(con, "b")[1] != h_a
+    con.execute("create table marts.c as select k, cast(v as double) as v from marts.a")  # same values, other type
+    assert content_hash(con, "c")[1] != h_a
+
+
+def test_batched_pandera_counts_equal_whole_table_counts(clean_run, tmp_path):
+    settings = make_settings(tmp_path)
+    make_warehouse(settings)
+    _sql(settings, """
+        update marts.mart_network_dyads set distance_10km = distance_10km + 1
+        where origin_nis in ('11001', '11017', '11029');
+        update marts.mart_network_dyads set destination_nis = origin_nis
+        where origin_nis = '11005' and destination_nis = '11006';
+    """)
+    model = mart_models(load_params(settings))["mart_network_dyads"]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        n = con.sql("select count(*) from marts.mart_network_dyads").fetchall()[0][0]
+        whole = {c.check_name: c for c in validate_mart(con, "mart_network_dyads", model, n, batch_rows=10**7)}
+        batched = {c.check_name: c for c in validate_mart(con, "mart_network_dyads", model, n, batch_rows=997)}
+    finally:
+        con.close()
+    failing = {k: v.failing_count for k, v in whole.items() if v.status == "fail"}
+    assert failing == {k: v.failing_count for k, v in batched.items() if v.status == "fail"}
+    assert failing["distance_10km_is_distance_km_over_10"] == 3 * 29 * 24
+    assert failing["no_self_loops"] == 24
+
+
+@pytest.fixture(scope="module")
+def defect_run(tmp_path_factory):
+    """One warehouse with a defect in every mart but dim_municipality, which fails a dbt test instead."""
+    settings = make_settings(tmp_path_factory.mktemp("defects"))
+    make_warehouse(settings, failing_tests={"dim_municipality": 2})
+    _sql(settings, """
+        -- fct_moves: a duplicated key, and a move to abroad that claims a destination municipality
+        insert into marts.fct_moves select * from marts.fct_moves where move_id = 1000005;
+        update marts.fct_moves set destination_nis = '11003' where move_id = 1000001;
+        -- fct_incomes: an imputed income whose raw value is present
+        update marts.fct_incomes set income_imputed = true, imputation_method = 'mean'
+        where person_id = 'p00007' and income_year = 2020;
+        -- dyads: a broken sum (moves that fct_moves does not have) and a tie that contradicts n_moves
+        update marts.mart_network_dyads set n_moves = n_moves + 40, tie = true
+        where period_label = 'covid' and group_type = 'all' and origin_nis = '11002' and destination_nis = '11003';
+        update marts.mart_network_dyads set tie = not tie
+        where period_label = 'pre_covid' and group_type = 'all' and origin_nis = '11004' and destination_nis = '11005';
+        -- shares: a share above one
+        update marts.mart_destination_shares set share = 1.5
+        where period_label = 'covid' and group_type = 'age_band' and group_value = '18-30' and destination_nis = '11008';
+        -- dim_municipality_year: a year lost
+        delete from marts.dim_municipality_year where year = 2021;
+    """)
+    return settings, validate(settings)
+
+
+def test_defects_are_refused_and_named(defect_run):
+    settings, result = defect_run
+    assert not any(result.certified.values()), result.certified
+    failed = result.failed_checks()
+    assert "dbt:unique_dim_municipality_key" in failed["dim_municipality"]
+    assert "gx:primary_key.expect_column_values_to_be_between(duplicate_keys)" in failed["fct_moves"]
+    assert "pandera:move_type_matches_belgian_sides" in failed["fct_moves"]
+    assert "pandera:income_imputed_implies_raw_income_missing" in failed["fct_incomes"]
+    assert "pandera:tie_iff_n_moves_at_least_min_moves" in failed["mart_network_dyads"]
+    assert "gx:moves_agree_with_fct_moves.expect_column_values_to_be_between(difference)" in failed["mart_network_dyads"]
+    assert "pandera:share.less_than_or_equal_to(1)" in failed["mart_destination_shares"]
+    assert "gx:movers_agree_with_dyads.expect_column_values_to_be_between(destinations_disagreeing)" in failed["mart_destination_shares"]
+    assert "gx:municipalities_per_year.expect_column_distinct_values_to_equal_set(year)" in failed["dim_municipality_year"]
+    page = result.report_path.read_text()
+    assert "0 of 6 tables certified" in page
+    for mart, checks in failed.items():
+        for check in checks:
+            assert check.split(":", 1)[1].replace("'", "&#39;") in page, check
+
+
+def test_report_hides_small_counts_and_shows_only_pseudonymised_ids(defect_run):
+    settings, result = defect_run
+    cert = result.certifications["fct_moves"]
+    sides = next(c for c in cert.checks if c.check_name == "move_type_matches_belgian_sides")
+    assert sides.failing_count == 1 and sides.sample_ids == ("p00001",)
+    page = result.report_path.read_text()
+    row = page[page.index("move_type_matches_belgian_sides"):][:600]
+    assert "&lt;10" in row and ">1<" not in row
+    assert "1000001" not in page  # move ids are not shown, person pseudonyms are
+    assert fmt_count(0) == "0" and fmt_count(9) == "<10" and fmt_count(10) == "10" and fmt_count(12345) == "12,345"
+    assert fmt_share(0.001, 3) == "–" and fmt_share(0.25, 250) == "25%"
+
+
+def test_reader_refuses_refused_and_tampered_marts(defect_run, tmp_path):
+    settings, _ = defect_run
+    with pytest.raises(NotCertifiedError, match="tie_iff_n_moves_at_least_min_moves"):
+        read_certified(settings, "mart_network_dyads")
+
+    fresh = make_settings(tmp_path)
+    make_warehouse(fresh)
+    with pytest.raises(NotCertifiedError, match="no certification record"):
+        read_certified(fresh, "fct_moves")
+    # without the GX suites, unique keys and sums between marts are unchecked: nothing is certified
+    assert not any(validate(fresh, run_gx=False).certified.values())
+    result = validate(fresh)
+    assert result.certified["fct_moves"]
+    assert read_certified(fresh, "fct_moves").row_count == 1500
+    _sql(fresh, "update marts.fct_moves set age_at_move = age_at_move + 1 where move_id = 1000010")
+    with pytest.raises(NotCertifiedError, match="content changed after certification") as err:
+        read_certified(fresh, "fct_moves")
+    assert err.value.failed_checks == ("warehouse:content_hash",)
+
+
+def test_missing_dbt_results_block_certification(tmp_path):
+    settings = make_settings(tmp_path)
+    make_warehouse(settings)
+    for f in (settings.data_dir / "build").iterdir():
+        f.unlink()
+    result = validate(settings, run_gx=False)
+    assert not any(result.certified.values())
+    assert all("dbt:run_results" in checks for checks in result.failed_checks().values())
+
+
+def test_validate_picks_the_build_in_place_not_a_later_failed_one(tmp_path):
+    settings = make_settings(tmp_path)
+    good = make_warehouse(settings)
+    failed = settings.data_dir / "build" / "later-failed-build"
+    failed.mkdir()
+    (failed / "run_results.json").write_text(json.dumps({
+        "metadata": {"invocation_id": "later-failed-build"},
+        "results": [{"unique_id": "model.mignet.fct_moves", "status": "error", "message": "boom"}],
+    }))
+    (failed / "manifest.json").write_text(json.dumps({"nodes": {}}))
+    assert validate(settings, run_gx=False).build_id == good
