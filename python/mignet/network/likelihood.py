@@ -52,15 +52,16 @@ def _probabilities(st, al, theta):
     return [v / total for v in e], top + np.log(total), u
 
 
-def _score_and_information(st, al, obs_weight, theta):
-    """obs_weight (S, n): 1.0 where alternative s is the observed one."""
+def _score_and_information(st, al, obs_weight, theta, active=None):
+    """obs_weight (S, n): 1.0 where alternative s is the observed one. `active`: the alternatives whose
+    statistics are not all zero (the others add nothing to the gradient and information)."""
     p, lognorm, u = _probabilities(st, al, theta)
     n_alt, k, n = st.shape
     ll = -float(lognorm.sum())
     grad = np.zeros(k)
     info = np.zeros((k, k))
     expected = np.zeros((k, n))
-    for s in range(n_alt):
+    for s in (range(n_alt) if active is None else active):
         finite = np.where(obs_weight[s] > 0, u[s], 0.0)
         ll += float(finite.sum())
         grad += np.einsum("kn,n->k", st[s], obs_weight[s])
@@ -106,13 +107,19 @@ class NewtonResult:
     converged: bool
 
 
-def newton(stats, obs, allowed, basis: np.ndarray, start: np.ndarray, maxiter: int = 100, tol: float = 1e-10) -> NewtonResult:
+def _prepare(stats, obs):
+    st, _ = _major(stats, None)
+    return st, _onehot(obs, stats.shape[1]), [s for s in range(len(st)) if st[s].any()]
+
+
+def newton(stats, obs, allowed, basis: np.ndarray, start: np.ndarray, maxiter: int = 100, tol: float = 1e-14,
+           prepared=None) -> NewtonResult:
     """Maximise over theta = basis @ phi (basis: K x r, full column rank) by Newton with step halving."""
-    st, al = _major(stats, None if allowed.all() else allowed)
-    onehot = _onehot(obs, stats.shape[1])
+    st, onehot, active = prepared or _prepare(stats, obs)
+    al = None if allowed.all() else np.ascontiguousarray(allowed.T)
     phi = np.linalg.lstsq(basis, start, rcond=None)[0]
     theta = basis @ phi
-    ll, grad, info = _score_and_information(st, al, onehot, theta)
+    ll, grad, info = _score_and_information(st, al, onehot, theta, active)
     converged = False
     it = 0
     for it in range(1, maxiter + 1):
@@ -132,7 +139,7 @@ def newton(stats, obs, allowed, basis: np.ndarray, start: np.ndarray, maxiter: i
         while True:
             new_phi = phi + t * step
             new_theta = basis @ new_phi
-            new_ll, new_grad, new_info = _score_and_information(st, al, onehot, new_theta)
+            new_ll, new_grad, new_info = _score_and_information(st, al, onehot, new_theta, active)
             if new_ll >= ll - 1e-12 * abs(ll) or t < 1e-10:
                 break
             t /= 2
@@ -251,13 +258,14 @@ def fit_clogit(stats: np.ndarray, obs: np.ndarray, start: np.ndarray | None = No
     n, n_alt, k = stats.shape
     allowed = np.ones((n, n_alt), dtype=bool)
     theta0 = np.zeros(k) if start is None else np.asarray(start, dtype=float)
-    _, _, info0 = score_and_information(stats, obs, allowed, np.zeros(k))
+    prepared = _prepare(stats, obs)
+    _, _, info0 = _score_and_information(prepared[0], None, prepared[1], np.zeros(k), prepared[2])
     eig0, vec0 = np.linalg.eigh(info0)
     if eig0[0] <= 1e-10 * max(eig0[-1], 1e-300):
         raise CollinearTermsError(vec0[:, 0])
     directions = np.zeros((0, k))
     basis = np.eye(k)
-    result = newton(stats, obs, allowed, basis, theta0, maxiter=maxiter)
+    result = newton(stats, obs, allowed, basis, theta0, maxiter=maxiter, prepared=prepared)
     # A finite stationary point with a non-degenerate information proves the maximum exists; anything else
     # (no convergence, information collapsing along some direction) is checked with the linear program.
     whitened = np.linalg.solve(np.linalg.cholesky(info0), np.linalg.solve(np.linalg.cholesky(info0), result.info).T)
@@ -273,7 +281,7 @@ def fit_clogit(stats: np.ndarray, obs: np.ndarray, start: np.ndarray | None = No
         if basis.shape[1] == 0:
             result = NewtonResult(np.zeros(k), loglike(stats, obs, allowed, np.zeros(k)), np.zeros(k), np.zeros((k, k)), 0, True)
             break
-        result = newton(stats, obs, allowed, basis, basis @ (basis.T @ result.theta), maxiter=maxiter)
+        result = newton(stats, obs, allowed, basis, basis @ (basis.T @ result.theta), maxiter=maxiter, prepared=prepared)
     nonidentified = np.zeros((0, k))
     if basis.shape[1]:
         h = basis.T @ result.info @ basis

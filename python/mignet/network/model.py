@@ -83,25 +83,26 @@ class ErgmModel:
             first = int(np.flatnonzero(bad)[0])
             raise DyadDataError(f"column 'tie' must be 0 or 1; {int(bad.sum())} rows are not, first "
                                 f"{_row_label(dyads, first)}: {dyads['tie'].iloc[first]!r}")
-        loops = (origin.to_numpy() == destination.to_numpy())
+        # Integer node codes in sorted node order (factorize hashes once; faster than lookups on strings).
+        codes, uniques = pd.factorize(pd.concat([origin, destination], ignore_index=True), sort=True)
+        self.nodes = pd.Index(uniques)
+        n = len(self.nodes)
+        oi, di = codes[: len(dyads)].astype(np.int64), codes[len(dyads):].astype(np.int64)
+        loops = oi == di
         if loops.any():
             first = int(np.flatnonzero(loops)[0])
             raise DyadDataError(f"self-loop (origin = destination = {origin.iloc[first]!r}) at {_row_label(dyads, first)}; "
                                 "the dyad table holds ordered pairs of distinct nodes only")
-        self.nodes = pd.Index(sorted(set(origin.tolist()) | set(destination.tolist())))
-        n = len(self.nodes)
         if n < 2:
             raise DyadDataError("dyad table has fewer than 2 nodes")
-        oi = self.nodes.get_indexer(origin)
-        di = self.nodes.get_indexer(destination)
-        position = np.full((n, n), -1, dtype=np.int64)
         key = oi * n + di
-        uniq, first_pos, counts = np.unique(key, return_index=True, return_counts=True)
+        counts = np.bincount(key, minlength=n * n)
         if (counts > 1).any():
-            k = uniq[counts > 1][0]
+            k = int(np.flatnonzero(counts > 1)[0])
             rows = np.flatnonzero(key == k)[:2]
             raise DyadDataError(f"ordered pair {self.nodes[k // n]!r} -> {self.nodes[k % n]!r} appears more than once "
                                 f"(rows {rows.tolist()}); the dyad table must have one row per ordered pair")
+        position = np.full((n, n), -1, dtype=np.int64)
         position[oi, di] = np.arange(len(dyads))
         np.fill_diagonal(position, 0)
         missing = np.argwhere(position < 0)
@@ -238,13 +239,32 @@ class ErgmModel:
         method = method.lower()
         if method == "mle":
             try:
-                fit = lk.fit_clogit(self.pair_stats, self.obs_state, maxiter=maxiter)
+                fit = lk.fit_clogit(self.pair_stats, self.obs_state, start=self._start(), maxiter=maxiter)
             except lk.CollinearTermsError as err:
                 raise self._collinear(err) from None
             return ErgmResults(self, fit, method="mle")
         if method == "mple":
             return self._fit_mple(maxiter)
         raise ValueError(f"unknown method {method!r}; use 'mle' (exact) or 'mple' (ergm's pseudo-likelihood)")
+
+    def _start(self) -> np.ndarray:
+        """Closed-form MLE of the homogeneous model (edges and mutual only) as Newton's starting point:
+        with N empty, A one-way and M mutual pairs, e^edges = A / 2N and e^(2 edges + mutual) = M / N."""
+        start = np.zeros(len(self.terms))
+        kinds = [t.kind for t in self.terms]
+        if "edges" not in kinds:
+            return start
+        counts = np.bincount(self.obs_state, minlength=4)
+        empty, one_way, mutual = counts[0], counts[1] + counts[2], counts[3]
+        edges = kinds.index("edges")
+        if self.mutual_index is None:
+            density = self.n_ties / self.nobs
+            if 0 < density < 1:
+                start[edges] = np.log(density / (1 - density))
+        elif empty > 0 and one_way > 0 and mutual > 0:
+            start[edges] = np.log(one_way / (2 * empty))
+            start[self.mutual_index] = np.log(mutual / empty) - 2 * start[edges]
+        return start
 
     def _collinear(self, err: lk.CollinearTermsError) -> ValueError:
         combo = err.combination / np.abs(err.combination).max()
