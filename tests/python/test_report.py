@@ -15,7 +15,7 @@ import pytest
 from mignet.report import scenarios
 from mignet.report.data import ReportInputError
 from mignet.report.models import write_model_report
-from test_report_fixtures import real_fixture, synthetic_fixture  # noqa: F401  (pytest fixtures)
+from test_report_fixtures import make_synthetic, real_fixture, synthetic_fixture  # noqa: F401  (pytest fixtures)
 
 
 def _page(settings) -> str:
@@ -24,8 +24,15 @@ def _page(settings) -> str:
     return html.unescape(path.read_text(encoding="utf-8"))
 
 
-def test_report_is_self_contained_and_shows_the_planted_finding(synthetic_fixture):  # noqa: F811
-    page = _page(synthetic_fixture)
+@pytest.fixture(scope="module")
+def synthetic_report(tmp_path_factory):
+    """(settings, page) of the synthetic-geography fixture, rendered once for the read-only tests."""
+    settings = make_synthetic(tmp_path_factory.mktemp("report"))
+    return settings, _page(settings)
+
+
+def test_report_is_self_contained_and_shows_the_planted_finding(synthetic_report):
+    _, page = synthetic_report
     # Every image is embedded; nothing is fetched from disk or network.
     sources = re.findall(r'src="([^"]+)"', page)
     assert len(sources) >= 5
@@ -41,9 +48,9 @@ def test_report_is_self_contained_and_shows_the_planted_finding(synthetic_fixtur
     assert page.count('<h3 id="table-') == 8
 
 
-def test_methods_come_from_the_warehouse(synthetic_fixture):  # noqa: F811
-    page = _page(synthetic_fixture)
-    con = duckdb.connect(str(synthetic_fixture.warehouse), read_only=True)
+def test_methods_come_from_the_warehouse(synthetic_report):
+    settings, page = synthetic_report
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
     first, last = con.execute("select min(move_date), max(move_date) from marts.fct_moves").fetchall()[0]
     con.close()
     assert f"moves dated {first} to {last}" in page
@@ -55,14 +62,15 @@ def test_methods_come_from_the_warehouse(synthetic_fixture):  # noqa: F811
     assert "cert-dyads-1" in page
 
 
-def test_synthetic_geography_gets_point_maps_and_chosen_scenario_pairs(synthetic_fixture):  # noqa: F811
-    page = _page(synthetic_fixture)
+def test_synthetic_geography_gets_point_maps_and_chosen_scenario_pairs(synthetic_report):
+    _, page = synthetic_report
     assert "drawn as points on their centroids" in page
     assert "toward the most populous municipality" in page
     scenario_table = page.split('id="scenarios"')[1].split('id="tables"')[0]
     assert scenario_table.count("<tr>") == 1 + 4  # header + densest, sparsest, nearest, farthest
 
 
+@pytest.mark.slow
 def test_real_geography_gets_choropleths_and_the_study_pairs(real_fixture):  # noqa: F811
     page = _page(real_fixture)
     assert "real 2019 municipalities: polygons from" in page

@@ -168,19 +168,32 @@ def fixture_settings(tmp_path: Path, reference_dir: Path | None = None) -> Setti
     return settings
 
 
-@pytest.fixture
-def real_fixture(tmp_path):
-    """Settings of a fixture warehouse on the real 2019 municipalities (skipped without the reference folder)."""
+def reference_dir_or_skip() -> Path:
     probe = Settings.from_env(environ={})
     if not (probe.reference_dir / "municipalities_2019.csv").is_file():
         pytest.skip(f"reference data not found in {probe.reference_dir}")
-    settings = fixture_settings(tmp_path, probe.reference_dir)
-    write_fixture_warehouse(settings.warehouse, real_municipalities(probe.reference_dir))
+    return probe.reference_dir
+
+
+def make_real(base: Path) -> Settings:
+    """Settings of a fixture warehouse on the real 2019 municipalities (skipped without the reference folder)."""
+    reference = reference_dir_or_skip()
+    settings = fixture_settings(base, reference)
+    write_fixture_warehouse(settings.warehouse, real_municipalities(reference))
     return settings
+
+
+def make_synthetic(base: Path) -> Settings:
+    settings = fixture_settings(base, base / "no_reference")
+    write_fixture_warehouse(settings.warehouse, synthetic_municipalities(40, np.random.default_rng(3)))
+    return settings
+
+
+@pytest.fixture
+def real_fixture(tmp_path):
+    return make_real(tmp_path)
 
 
 @pytest.fixture
 def synthetic_fixture(tmp_path):
-    settings = fixture_settings(tmp_path, tmp_path / "no_reference")
-    write_fixture_warehouse(settings.warehouse, synthetic_municipalities(40, np.random.default_rng(3)))
-    return settings
+    return make_synthetic(tmp_path)

@@ -20,9 +20,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.collections import PatchCollection  # noqa: E402
+from matplotlib.collections import PolyCollection  # noqa: E402
 from matplotlib.colors import Normalize, TwoSlopeNorm  # noqa: E402
-from matplotlib.patches import Polygon  # noqa: E402
 
 from mignet.report.figures import png_data_uri  # noqa: E402
 
@@ -142,20 +141,20 @@ def share_maps(
 
 
 def _draw(ax, municipalities: pd.DataFrame, values: pd.Series, norm, cmap_name: str, geometry: Geometry):
-    cmap = plt.get_cmap(cmap_name)
+    cmap = plt.get_cmap(cmap_name).with_extremes(bad="#e8e8e8")
     ax.set_axis_off()
     codes = municipalities["nis_code"].astype(str).tolist()
     colour_values = np.array([values.get(code, np.nan) for code in codes], dtype=float)
-    missing_colour = "#e8e8e8"
     if geometry.kind == "choropleth":
-        patches, colours = [], []
-        for code, value in zip(codes, colour_values):
+        rings, owner = [], []
+        for i, code in enumerate(codes):
             for ring in geometry.polygons.get(code, []):
-                patches.append(Polygon(ring, closed=True))
-                colours.append(cmap(norm(value)) if np.isfinite(value) else missing_colour)
-        collection = PatchCollection(patches, facecolors=colours, edgecolors="white", linewidths=0.15)
+                rings.append(ring)
+                owner.append(i)
+        per_ring = np.ma.masked_invalid(colour_values[np.asarray(owner, dtype=int)])
+        collection = PolyCollection(rings, array=per_ring, cmap=cmap, norm=norm, edgecolors="white", linewidths=0.15)
         ax.add_collection(collection)
-        all_points = np.concatenate([ring for rings in geometry.polygons.values() for ring in rings])
+        all_points = np.concatenate(rings)
         ax.set_xlim(all_points[:, 0].min(), all_points[:, 0].max())
         ax.set_ylim(all_points[:, 1].min(), all_points[:, 1].max())
         # Degrees of longitude shrink with latitude; correct the aspect at the map's mean latitude.
@@ -164,7 +163,7 @@ def _draw(ax, municipalities: pd.DataFrame, values: pd.Series, norm, cmap_name: 
         x = municipalities["centroid_x"].to_numpy(dtype=float)
         y = municipalities["centroid_y"].to_numpy(dtype=float)
         finite = np.isfinite(colour_values)
-        ax.scatter(x[~finite], y[~finite], s=4, color=missing_colour, linewidths=0)
+        ax.scatter(x[~finite], y[~finite], s=4, color="#e8e8e8", linewidths=0)
         ax.scatter(x[finite], y[finite], s=7, c=colour_values[finite], cmap=cmap, norm=norm, linewidths=0)
         ax.set_aspect("equal")
     mappable = plt.cm.ScalarMappable(norm=norm, cmap=cmap)
