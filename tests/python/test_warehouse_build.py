@@ -1,0 +1,184 @@
+"""dbt build on small generated registers: quarantine and marts against the generator's fault manifest,
+exact reconciliation, the 24 networks of N(N-1) pairs, vintage 2025, and the atomic swap of the file."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import shutil
+
+import duckdb
+import pytest
+
+from conftest import make_settings
+from mignet.warehouse.build import build_warehouse
+
+pytestmark = pytest.mark.slow
+
+
+def _query(settings, sql):
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        return con.sql(sql).fetchall()
+    finally:
+        con.close()
+
+
+def _faults(register):
+    with open(register / "faults.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_quarantine_matches_the_fault_manifest_row_by_row(built_faulty_warehouse, faulty_register):
+    faults = _faults(faulty_register)
+    expected = {(f["table"], f["key"], f["expected_rule"]) for f in faults if f["expected_outcome"] == "quarantine"}
+    assert len(expected) > 100
+    quarantined = _query(built_faulty_warehouse, "select source_table, source_key, rule from audit.rpt_quarantine")
+    assert len(quarantined) == len(set(quarantined))
+    got = set(quarantined)
+    assert got - expected == set(), f"quarantined but not injected: {sorted(got - expected)[:10]}"
+    assert expected - got == set(), f"injected but not quarantined as expected: {sorted(expected - got)[:10]}"
+    # every rule of the design was exercised
+    assert {rule for _, _, rule in expected} == {
+        "move_duplicate_exact", "move_duplicate_near", "move_date_missing", "move_date_invalid", "nis_malformed",
+        "nis_unknown", "nis_not_valid_on_date", "move_type_inconsistent", "person_unknown", "birth_after_move",
+        "coordinates_outside_belgium", "person_duplicate", "person_value_invalid", "income_negative",
+        "income_absurd", "income_duplicate", "income_person_unknown"}
+
+
+def test_expired_codes_are_mapped_and_flagged_not_quarantined(built_faulty_warehouse, faulty_register):
+    flagged = {f["key"] for f in _faults(faulty_register) if f["fault_type"] == "nis_expired_code"}
+    assert flagged
+    rows = _query(built_faulty_warehouse,
+                  "select cast(move_id as varchar), code_remapped, origin_nis, destination_nis from marts.fct_moves "
+                  "where code_remapped")
+    assert {r[0] for r in rows} == flagged
+    vintage_codes = {r[0] for r in _query(built_faulty_warehouse, "select nis_code from marts.dim_municipality")}
+    assert all(code is None or code in vintage_codes for r in rows for code in r[2:])
+    assert all(r[2] is not None or r[3] is not None for r in rows)
+
+
+def test_reconciliation_is_exact_and_matches_the_manifest(built_faulty_warehouse, faulty_register):
+    manifest = json.loads((faulty_register / "manifest.json").read_text())
+    rows = _query(built_faulty_warehouse,
+                  "select source_table, any_value(raw_rows), any_value(clean_rows), any_value(quarantined_rows), "
+                  "sum(n_rows), bool_and(is_balanced) from audit.rpt_reconciliation group by source_table")
+    faults = _faults(faulty_register)
+    for table, raw, clean, quarantined, outcome_rows, balanced in rows:
+        assert raw == manifest["row_counts"][table], table
+        assert balanced and raw == clean + quarantined == outcome_rows, table
+        injected = sum(f["table"] == table and f["expected_outcome"] == "quarantine" for f in faults)
+        assert quarantined == injected, table
+    assert {r[0] for r in rows} == {"moves", "persons", "incomes", "municipalities", "population"}
+
+
+def test_clean_register_quarantines_nothing_and_keeps_every_move(built_warehouse, small_register):
+    manifest = json.loads((small_register / "manifest.json").read_text())
+    assert _query(built_warehouse, "select count(*) from audit.rpt_quarantine") == [(0,)]
+    assert _query(built_warehouse, "select count(*) from marts.fct_moves") == [(manifest["row_counts"]["moves"],)]
+    assert _query(built_warehouse, "select count(*) from marts.fct_incomes") == [(manifest["row_counts"]["incomes"],)]
+
+
+@pytest.mark.parametrize("which", ["built_warehouse", "built_faulty_warehouse"])
+def test_24_networks_of_all_ordered_pairs(request, which):
+    settings = request.getfixturevalue(which)
+    assert _query(settings, "select count(*) from marts.dim_municipality") == [(581,)]
+    networks = _query(settings, "select period_label, group_type, group_value, count(*), "
+                                "count(*) filter (where origin_nis = destination_nis) "
+                                "from marts.mart_network_dyads group by all")
+    assert len(networks) == 24
+    assert all(n == 581 * 580 and loops == 0 for *_, n, loops in networks)
+    assert {(g, v) for _, g, v, _, _ in networks} == {
+        ("all", "all"), ("age_band", "18-30"), ("age_band", "31-55"), ("age_band", "56-75"),
+        ("income_group", "low"), ("income_group", "lower_middle"), ("income_group", "upper_middle"),
+        ("income_group", "high")}
+
+
+def test_dyads_count_exactly_the_inter_municipal_moves_of_each_period(built_faulty_warehouse):
+    dyads = dict(_query(built_faulty_warehouse, "select period_label, sum(n_moves) from marts.mart_network_dyads "
+                                                 "where group_type = 'all' group by all"))
+    moves = dict(_query(built_faulty_warehouse, "select period_label, count(*) from marts.fct_moves "
+                                                 "where is_inter_municipal and period_label is not null group by all"))
+    assert dyads == moves and sum(moves.values()) > 1000
+    # the age-band networks hold the movers of the three bands only
+    bands = _query(built_faulty_warehouse,
+                   "select (select sum(n_moves) from marts.mart_network_dyads where group_type = 'age_band'), "
+                   "(select count(*) from marts.fct_moves where is_inter_municipal and period_label is not null "
+                   "and age_band in ('18-30', '31-55', '56-75'))")
+    assert bands[0][0] == bands[0][1]
+
+
+def test_harmonisation_flags_moves_that_become_intra_municipal(built_faulty_warehouse):
+    rows = _query(built_faulty_warehouse,
+                  "select origin_nis_raw, destination_nis_raw, origin_nis, destination_nis, move_date, is_inter_municipal "
+                  "from marts.fct_moves where became_intra_by_harmonisation")
+    assert rows, "the synthetic register has moves between 2019-merged municipalities in 2018"
+    for origin_raw, destination_raw, origin, destination, move_date, inter in rows:
+        assert origin_raw != destination_raw and origin == destination and not inter
+
+
+def test_imputation_fills_missing_incomes_by_band_and_year(built_warehouse):
+    rows = _query(built_warehouse,
+                  "select count(*) filter (where disposable_income_raw is null), "
+                  "count(*) filter (where income_imputed), count(*) filter (where disposable_income is null) "
+                  "from marts.fct_incomes")
+    missing, imputed, still_missing = rows[0]
+    assert missing > 0 and imputed + still_missing == missing and imputed > 0
+    # the imputed value is the mean of the observed incomes of the same band and year
+    mismatch = _query(built_warehouse, """
+        with means as (
+            select income_year, age_band, avg(disposable_income_raw) as mean_income
+            from marts.fct_incomes group by all
+        )
+        select count(*) from marts.fct_incomes join means using (income_year, age_band)
+        where income_imputed and abs(disposable_income - mean_income) > 1e-6""")
+    assert mismatch == [(0,)]
+
+
+def test_income_groups_split_each_year_in_quartiles(built_warehouse):
+    rows = _query(built_warehouse, "select income_year, income_group, count(*) from marts.fct_incomes "
+                                   "where income_group <> 'unknown' group by all")
+    per_year = {}
+    for year, group, n in rows:
+        per_year.setdefault(year, {})[group] = n
+    for year, groups in per_year.items():
+        assert set(groups) == {"low", "lower_middle", "upper_middle", "high"}
+        total = sum(groups.values())
+        assert all(abs(n / total - 0.25) < 0.02 for n in groups.values()), (year, groups)
+
+
+def test_vintage_2025_build_while_the_old_warehouse_is_open(tmp_path, built_warehouse, small_register):
+    settings = make_settings(tmp_path, small_register)
+    settings.warehouse.parent.mkdir(parents=True)
+    shutil.copy(built_warehouse.warehouse, settings.warehouse)
+    analyst = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        result = build_warehouse(settings, dbt_vars={"target_vintage": 2025})
+        assert result.ok, result.failures
+        # the analyst's connection still reads the previous (2019) warehouse
+        assert analyst.sql("select count(*) from marts.dim_municipality").fetchall() == [(581,)]
+    finally:
+        analyst.close()
+    assert result.run_results_path.is_file()
+    assert result.run_results_path.parent.name == result.build_id
+    assert _query(settings, "select count(*), min(vintage) from marts.dim_municipality") == [(565, 2025)]
+    assert _query(settings, "select count(distinct (period_label, group_type, group_value)), count(*) "
+                            "from marts.mart_network_dyads") == [(24, 24 * 565 * 564)]
+    # Borsbeek (11007) is part of Antwerpen (11002) at vintage 2025
+    assert _query(settings, "select count(*) from marts.dim_municipality where nis_code in ('11007', '23106')") \
+        == [(1,)]
+
+
+def test_failed_build_leaves_the_previous_warehouse_untouched(tmp_path, built_warehouse):
+    empty_raw = tmp_path / "empty_raw"
+    empty_raw.mkdir()
+    settings = make_settings(tmp_path, empty_raw)
+    settings.warehouse.parent.mkdir(parents=True)
+    shutil.copy(built_warehouse.warehouse, settings.warehouse)
+    before = hashlib.sha256(settings.warehouse.read_bytes()).hexdigest()
+    result = build_warehouse(settings)
+    assert not result.ok
+    assert any("moves.parquet" in failure for failure in result.failures), result.failures
+    assert hashlib.sha256(settings.warehouse.read_bytes()).hexdigest() == before
+    assert not list((settings.data_dir / "build").glob("warehouse-*.duckdb"))
