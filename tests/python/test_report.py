@@ -70,15 +70,6 @@ def test_synthetic_geography_gets_point_maps_and_chosen_scenario_pairs(synthetic
     assert scenario_table.count("<tr>") == 1 + 4  # header + densest, sparsest, nearest, farthest
 
 
-@pytest.mark.slow
-def test_real_geography_gets_choropleths_and_the_study_pairs(real_fixture):  # noqa: F811
-    page = _page(real_fixture)
-    assert "real 2019 municipalities: polygons from" in page
-    assert "The study's pairs" in page
-    for name in ("Beveren", "Leuven", "Damme", "Virton", "Mechelen", "Gent"):
-        assert f'<td class="label">{name}</td>' in page
-
-
 def test_report_without_model_results_says_which_command_to_run(synthetic_fixture):  # noqa: F811
     con = duckdb.connect(str(synthetic_fixture.warehouse))
     con.execute("drop table results.model_estimates")
@@ -87,19 +78,40 @@ def test_report_without_model_results_says_which_command_to_run(synthetic_fixtur
         write_model_report(synthetic_fixture)
 
 
-def test_tie_probabilities_match_brute_force_enumeration():
-    params = {"edges": -2.0, "mutual": 1.7, "edgecov:x": 0.4}
-    forward, reverse = pd.Series({"x": 1.5}), pd.Series({"x": -0.5})
-    conditional, marginal = scenarios.tie_probabilities(params, forward, reverse)
-    eta_ij, eta_ji = -2.0 + 0.4 * 1.5, -2.0 + 0.4 * -0.5
-    # states (y_ij, y_ji): weights exp(y_ij eta_ij + y_ji eta_ji + y_ij y_ji mutual)
-    weights = {(a, b): math.exp(a * eta_ij + b * eta_ji + a * b * 1.7) for a in (0, 1) for b in (0, 1)}
-    total = sum(weights.values())
-    assert marginal == pytest.approx((weights[1, 0] + weights[1, 1]) / total, rel=1e-12)
-    assert conditional == pytest.approx(weights[1, 0] / (weights[0, 0] + weights[1, 0]), rel=1e-12)
-    # Without reciprocity the pair's two ties are independent logits.
-    c0, m0 = scenarios.tie_probabilities({"edges": -2.0, "mutual": 0.0, "edgecov:x": 0.4}, forward, reverse)
-    assert c0 == pytest.approx(m0) == pytest.approx(1 / (1 + math.exp(-eta_ij)))
+@pytest.mark.slow
+def test_real_geography_gets_choropleths_the_study_pairs_and_their_probabilities(real_fixture):  # noqa: F811
+    page = _page(real_fixture)
+    assert "real 2019 municipalities: polygons from" in page
+    assert "The study's pairs" in page
+    for name in ("Beveren", "Leuven", "Damme", "Virton", "Mechelen", "Gent"):
+        assert f'<td class="label">{name}</td>' in page
+    con = duckdb.connect(str(real_fixture.warehouse), read_only=True)
+    est = con.execute("select term, estimate from results.model_estimates "
+                      "where period_label = 'covid' and group_type = 'all'").fetchall()
+    dyads = con.execute(
+        "select d.origin_nis, d.density_diff_per_1000, d.distance_10km from marts.mart_network_dyads d "
+        "join marts.dim_municipality o on o.nis_code = d.origin_nis "
+        "join marts.dim_municipality t on t.nis_code = d.destination_nis "
+        "where d.period_label = 'covid' and d.group_type = 'all' and "
+        "((o.name_nl = 'Damme' and t.name_nl = 'Gent') or (o.name_nl = 'Gent' and t.name_nl = 'Damme'))"
+    ).fetchall()
+    origin = [r for r in dyads if r[0] != "44021"][0]
+    reverse = [r for r in dyads if r[0] == "44021"][0]
+    con.close()
+    params = dict(est)
+
+    def eta(row):
+        return params["edges"] + params["edgecov:density_diff_per_1000"] * row[1] + params["edgecov:distance_10km"] * row[2]
+
+    # The four states of the pair (y_ij, y_ji), enumerated.
+    a, b = eta(origin), eta(reverse)
+    weights = {(i, j): math.exp(i * a + j * b + i * j * params["mutual"]) for i in (0, 1) for j in (0, 1)}
+    conditional = weights[1, 0] / (weights[0, 0] + weights[1, 0])
+    marginal = (weights[1, 0] + weights[1, 1]) / sum(weights.values())
+    row = re.search(r'<tr><td class="label">Damme</td><td class="label">Gent</td>(.*?)</tr>', page, re.S).group(1)
+    cells = re.findall(r"<td>([^<]*)</td>", row)
+    # density, distance, then (given no reverse, marginal) for pre_covid, covid, post_covid
+    assert cells[4] == f"{conditional:.3g}" and cells[5] == f"{marginal:.3g}"
 
 
 def test_choose_pairs_on_a_synthetic_geography_names_the_extremes():

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from mignet.report import figures, maps, scenarios
+from mignet.network.scenario import tie_probabilities
+from mignet.report import figures, maps
 from mignet.report.data import ReportInputs, load_report_inputs
 from mignet.settings import Settings
 
@@ -271,8 +272,9 @@ def scenario_section(inputs: ReportInputs, periods: list[str]) -> dict:
             except KeyError:
                 cells.append({"conditional": "–", "marginal": "–"})
                 continue
-            conditional, marginal = scenarios.tie_probabilities(params, forward, reverse)
-            cells.append({"conditional": f"{conditional:.3g}", "marginal": f"{marginal:.3g}"})
+            probabilities = tie_probabilities(params, forward, reverse)
+            cells.append({"conditional": f"{probabilities['p_given_no_reverse']:.3g}",
+                          "marginal": f"{probabilities['p_marginal']:.3g}"})
             density = _fmt(forward.get("density_diff_per_1000"), 2)
             distance = f"{float(forward['distance_km']):.0f} km" if "distance_km" in forward else "–"
         section["rows"].append({"origin": names.get(origin, origin), "destination": names.get(destination, destination),

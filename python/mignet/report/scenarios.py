@@ -40,26 +40,3 @@ def choose_pairs(municipalities: pd.DataFrame) -> tuple[list[tuple[str, str]], s
            f"({farthest['name_nl']}) origin, toward the most populous municipality ({biggest['name_nl']}).")
     return pairs, why
 
-
-def _eta(params: dict[str, float], dyad: pd.Series) -> float:
-    eta = 0.0
-    for term, value in params.items():
-        if term == "edges":
-            eta += value
-        elif term == "mutual":
-            continue
-        else:
-            eta += value * float(dyad[term.partition(":")[2]])
-    return eta
-
-
-def tie_probabilities(params: dict[str, float], forward: pd.Series, reverse: pd.Series) -> tuple[float, float]:
-    """(P(i->j | no j->i), P(i->j)) of the four-state pair model with utilities 0, eta_ij, eta_ji and
-    eta_ij + eta_ji + mutual."""
-    eta_ij, eta_ji = _eta(params, forward), _eta(params, reverse)
-    mutual = params.get("mutual", 0.0)
-    u = np.array([0.0, eta_ij, eta_ji, eta_ij + eta_ji + mutual])
-    w = np.exp(u - u.max())
-    conditional = w[1] / (w[0] + w[1])
-    marginal = (w[1] + w[3]) / w.sum()
-    return float(conditional), float(marginal)
