@@ -57,13 +57,14 @@ def scenario(origin, destination, period, group, method):
 @click.command("gof")
 @click.option("--n-sim", type=click.IntRange(min=2), default=200, show_default=True, help="Simulated networks per model.")
 @click.option("--seed", type=int, default=1, show_default=True)
-def gof(n_sim, seed):
+@click.option("--all-figures", is_flag=True, help="Distribution figures for all 24 networks, not only all movers.")
+def gof(n_sim, seed, all_figures):
     """Goodness of fit of the stored ERGMs by exact simulation; writes results.model_gof and figures."""
     from mignet.network.gof import run_gof
     from mignet.quality.certified import NotCertifiedError
 
     settings = Settings.from_env()
     try:
-        run_gof(settings, n_sim=n_sim, seed=seed, progress=_progress)
+        run_gof(settings, n_sim=n_sim, seed=seed, progress=_progress, all_figures=all_figures)
     except (NotCertifiedError, FileNotFoundError, RuntimeError, ValueError) as err:
         raise click.ClickException(f"mignet gof refused: {err}") from None

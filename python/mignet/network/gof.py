@@ -125,9 +125,10 @@ def _read_estimates(settings: Settings) -> pd.DataFrame:
         con.close()
 
 
-def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None) -> pd.DataFrame:
+def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, all_figures: bool = False) -> pd.DataFrame:
     """Goodness of fit of the stored models (results.model_estimates) on the certified dyads; writes
-    `results.model_gof` and figures under reports/models/figures/. Returns the gof rows."""
+    `results.model_gof` and figures under reports/models/figures/ (the distributions of the networks of
+    all movers; of every network with `all_figures`). Returns the gof rows."""
     if n_sim < 2:
         raise ValueError("n_sim must be at least 2")
     estimates = _read_estimates(settings)
@@ -169,15 +170,16 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None) 
         con.unregister("new_gof")
     finally:
         con.close()
-    paths = plot_gof(gof, settings.reports_dir / "models" / "figures")
+    paths = plot_gof(gof, settings.reports_dir / "models" / "figures", all_networks=all_figures)
     if progress:
         progress(f"wrote results.model_gof ({len(gof)} rows) and {len(paths)} figures to {settings.reports_dir / 'models' / 'figures'}")
     return gof
 
 
-def plot_gof(gof: pd.DataFrame, folder) -> list:
+def plot_gof(gof: pd.DataFrame, folder, all_networks: bool = False) -> list:
     """gof_<statistic>.png for the scalar statistics over all networks; gof_<period>_<group>.png with the
-    degree and distance distributions of each network."""
+    degree and distance distributions of the networks of all movers (of every network with `all_networks`;
+    matplotlib needs about a second per figure)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -205,6 +207,8 @@ def plot_gof(gof: pd.DataFrame, folder) -> list:
         plt.close(fig)
         paths.append(path)
     dist = gof[gof["value"].notna()]
+    if not all_networks:
+        dist = dist[dist["group_type"] == "all"]
     for (period, group_type, group_value), rows in dist.groupby(["period_label", "group_type", "group_value"], sort=False):
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
         for ax, statistic in zip(axes, ("out_degree", "in_degree", "tie_distance_km")):

@@ -151,14 +151,21 @@ class ErgmModel:
                     )
                 x[:, idx] = values
         self.exog = x
-        xij, xji = x[self.row_ij], x[self.row_ji]
-        stats = np.zeros((len(iu), 4, k))
-        stats[:, 1] = xij
-        stats[:, 2] = xji
-        stats[:, 3] = xij + xji
+        # Stored alternative- and term-major (4, K, pairs), the layout the likelihood code computes in;
+        # `pair_stats` is the (pairs, 4, K) view of it.
+        xt = np.ascontiguousarray(x.T)
+        alt = np.zeros((4, k, len(iu)))
+        np.take(xt, self.row_ij, axis=1, out=alt[1])
+        np.take(xt, self.row_ji, axis=1, out=alt[2])
+        np.add(alt[1], alt[2], out=alt[3])
         if self.mutual_index is not None:
-            stats[:, 3, self.mutual_index] = 1.0
-        self.pair_stats = stats
+            alt[3, self.mutual_index] = 1.0
+        self._alt_stats = alt
+
+    @property
+    def pair_stats(self) -> np.ndarray:
+        """Sufficient statistics of each unordered pair's 4 states: array (pairs, 4, K), a view."""
+        return self._alt_stats.transpose(2, 0, 1)
 
     # ---- likelihood -------------------------------------------------------------------------------
     def _theta(self, params) -> np.ndarray:
@@ -176,10 +183,12 @@ class ErgmModel:
         if np.isnan(theta).any():
             raise ValueError("parameters contain NaN (a non-identified term); cannot compute probabilities")
         finite = np.isfinite(theta)
-        u = np.einsum("psk,k->ps", self.pair_stats[:, :, finite], theta[finite])
+        alt = self._alt_stats
+        u = np.einsum("skp,k->ps", alt[:, finite], theta[finite])
         for k in np.flatnonzero(~finite):
-            s = self.pair_stats[:, :, k]
-            u = u + np.where(s == 0, 0.0, s * theta[k])
+            s = alt[:, k].T
+            with np.errstate(invalid="ignore"):
+                u = u + np.where(s == 0, 0.0, s * theta[k])
         return u
 
     def state_probabilities(self, params) -> np.ndarray:
