@@ -17,6 +17,7 @@ The classes follow statsmodels' model/result split: `ErgmModel(dyads, terms).fit
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -230,6 +231,22 @@ class ErgmModel:
         cum[:, -1] = 1.0
         u = rng.random((n_sim, len(cum)))
         return ((u[:, :, None] > cum[None, :, :3]).sum(axis=2)).astype(np.int8)
+
+    def with_pair_states(self, states: np.ndarray) -> "ErgmModel":
+        """The same nodes, terms and covariates with another observed network, given as pair states 0..3
+        (as drawn by `simulate`); avoids rebuilding the model for each simulated network."""
+        states = np.asarray(states, dtype=np.int64)
+        if states.shape != self.obs_state.shape or states.min() < 0 or states.max() > 3:
+            raise ValueError(f"expected {len(self.obs_state)} pair states in 0..3")
+        other = copy.copy(self)
+        tie = np.zeros_like(self.tie)
+        tie[self.row_ij] = (states == 1) | (states == 3)
+        tie[self.row_ji] = (states == 2) | (states == 3)
+        other.tie = tie
+        other.obs_state = states
+        other.n_ties = int(tie.sum())
+        other.n_mutual_pairs = int((states == 3).sum())
+        return other
 
     # ---- MPLE design ------------------------------------------------------------------------------
     def mple_design(self) -> tuple[np.ndarray, np.ndarray]:
