@@ -32,7 +32,7 @@ def build_networks(seed=3):
     for p, period in enumerate(PERIODS):
         for g, (group_type, group_value) in enumerate(NETWORK_GROUPS):
             params = {"edges": 0.5 + 0.2 * p - 0.3 * (g > 0), "mutual": 1.2 + rng.normal(0, 0.2),
-                      "edgecov:density_diff_per_1000": 0.2, "edgecov:distance_10km": -0.4}
+                      "edgecov:density_diff_per_1000": -0.2, "edgecov:distance_10km": -0.4}
             net = draw_network(base, params, seed=100 * p + g)
             if (period, group_type, group_value) == NO_MUTUAL:
                 # drop the reverse tie of every mutual pair: the MLE of mutual cannot exist
@@ -44,6 +44,8 @@ def build_networks(seed=3):
     dyads["reverse_tie"] = reverse.reindex(pd.MultiIndex.from_arrays(
         [dyads.period_label, dyads.group_type, dyads.group_value, dyads.destination_nis, dyads.origin_nis])).to_numpy()
     dyads["n_moves"] = dyads["tie"] * 3
+    dyads["tie"] = dyads["tie"].astype(bool)  # as in the mart
+    dyads["reverse_tie"] = dyads["reverse_tie"].astype(bool)
     names = pd.DataFrame({"nis_code": nodes.nis_code, "name_nl": [f"Gemeente{i}" for i in range(N_NODES)],
                           "name_fr": [f"Commune{i}" for i in range(N_NODES)]})
     return dyads, names
@@ -166,6 +168,14 @@ def test_gof_by_exact_simulation(warehouse):
     assert inside >= 20
     none = rec[(rec.period_label == NO_MUTUAL[0]) & (rec.group_value == NO_MUTUAL[2])].iloc[0]
     assert none.observed == 0 and none.sim_high == 0
+    # observed statistics recomputed from the dyad rows
+    settings_dyads = warehouse[2]
+    net = settings_dyads[(settings_dyads.period_label == "post_covid") & (settings_dyads.group_type == "all")]
+    one_way = net[net.tie & ~net.reverse_tie]
+    row = scalar[(scalar.period_label == "post_covid") & (scalar.group_type == "all")].set_index("statistic")
+    assert row.loc["share_one_way_toward_denser", "observed"] == pytest.approx((one_way.density_diff_per_1000 < 0).mean())
+    assert row.loc["reciprocity", "observed"] == pytest.approx((net.tie & net.reverse_tie).sum() / net.tie.sum())
+    assert row.loc["mean_tie_distance_km", "observed"] == pytest.approx(net.loc[net.tie, "distance_km"].mean())
     indeg = gof[(gof.statistic == "in_degree") & (gof.group_type == "all") & (gof.period_label == "pre_covid")]
     assert indeg.observed.sum() == N_NODES
     assert indeg.sim_mean.sum() == pytest.approx(N_NODES, rel=0.01)

@@ -58,8 +58,10 @@ def network_statistics(model: ErgmModel, states: np.ndarray, toward_denser: np.n
 
 
 def _pair_covariates(model: ErgmModel, dyads: pd.DataFrame):
+    # density_diff_per_1000 is origin minus destination (the mart's definition): a tie points toward the
+    # denser municipality when it is negative.
     diff = dyads["density_diff_per_1000"].to_numpy(dtype=float)
-    toward_denser = np.column_stack([diff[model.row_ij] > 0, diff[model.row_ji] > 0])
+    toward_denser = np.column_stack([diff[model.row_ij] < 0, diff[model.row_ji] < 0])
     if "distance_km" in dyads.columns:
         dist = dyads["distance_km"].to_numpy(dtype=float)
     else:

@@ -15,7 +15,7 @@ import pandas as pd
 from mignet.network.model import ErgmModel
 
 # Plausible values for a two-year network of municipality-to-municipality moves (log odds).
-TRUE_PARAMS = {"edges": -0.5, "mutual": 1.5, "edgecov:density_diff_per_1000": 0.05, "edgecov:distance_10km": -0.6}
+TRUE_PARAMS = {"edges": -0.5, "mutual": 1.5, "edgecov:density_diff_per_1000": -0.05, "edgecov:distance_10km": -0.6}
 
 
 def municipalities(n_nodes: int = 581, seed: int = 0, reference_csv: Path | None = None) -> pd.DataFrame:
@@ -39,8 +39,8 @@ def municipalities(n_nodes: int = 581, seed: int = 0, reference_csv: Path | None
 
 
 def dyads_from_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
-    """All ordered pairs with density difference (destination minus origin, per 1000 inhabitants/km²)
-    and centroid distance (km and units of 10 km); tie = 0."""
+    """All ordered pairs with density difference (origin minus destination, per 1000 inhabitants/km², as
+    in marts.mart_network_dyads) and centroid distance (km and units of 10 km); tie = 0."""
     n = len(nodes)
     oi, di = np.nonzero(~np.eye(n, dtype=bool))
     x, y, dens = nodes["x_km"].to_numpy(), nodes["y_km"].to_numpy(), nodes["density_per_km2"].to_numpy()
@@ -48,7 +48,7 @@ def dyads_from_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
     codes = nodes["nis_code"].to_numpy()
     return pd.DataFrame({
         "origin": codes[oi], "destination": codes[di], "tie": np.zeros(len(oi), dtype=np.int8),
-        "density_diff_per_1000": (dens[di] - dens[oi]) / 1000, "distance_km": distance,
+        "density_diff_per_1000": (dens[oi] - dens[di]) / 1000, "distance_km": distance,
         "distance_10km": distance / 10,
     })
 

@@ -12,7 +12,7 @@ import pandas as pd
 TERM_LABELS = {
     "edges": "Edges (baseline log odds of a tie)",
     "mutual": "Mutual (reciprocity)",
-    "edgecov:density_diff_per_1000": "Density difference (destination - origin, per 1000 inhabitants/km²)",
+    "edgecov:density_diff_per_1000": "Density difference (origin - destination, per 1000 inhabitants/km²)",
     "edgecov:distance_10km": "Distance (per 10 km)",
 }
 PERIOD_LABELS = {"pre_covid": "Pre-COVID 2018-2019", "covid": "COVID 2020-2021", "post_covid": "Post-COVID 2022-2023"}
