@@ -9,6 +9,7 @@ The one test here checks the support warehouse itself, so a broken fixture fails
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -144,7 +145,7 @@ select * from (values ('moves', 4100, 4000, 100, 'move_date_invalid'), ('persons
 """
 
 
-def make_settings(tmp_path: Path) -> Settings:
+def make_settings(tmp_path: Path, raw_dir: Path | None = None) -> Settings:
     data = tmp_path / "data"
     data.mkdir(parents=True, exist_ok=True)
     return Settings.from_env(
@@ -152,9 +153,19 @@ def make_settings(tmp_path: Path) -> Settings:
         environ={
             "MIGNET_DATA_DIR": str(data),
             "MIGNET_REPORTS_DIR": str(tmp_path / "reports"),
-            "MIGNET_RAW_DIR": str(data / "raw"),
+            "MIGNET_RAW_DIR": str(raw_dir or data / "raw"),
         },
     )
+
+
+def copy_warehouse(source: Settings, tmp_path: Path) -> Settings:
+    """A private copy of a built warehouse and its dbt artifacts, so tests may damage it freely
+    (the session fixtures are shared with other test modules)."""
+    settings = make_settings(tmp_path, raw_dir=source.raw_dir)
+    shutil.copy2(source.warehouse, settings.warehouse)
+    shutil.copytree(source.data_dir / "build", settings.data_dir / "build",
+                    ignore=shutil.ignore_patterns("*.duckdb", "*.wal", "work-*"))
+    return settings
 
 
 def write_dbt_artifacts(settings: Settings, failing_tests: dict[str, int] | None = None) -> str:

@@ -1,0 +1,81 @@
+"""End to end on real dbt builds of generated registers (the shared session fixtures): a clean register is
+certified and published; a register with generator faults is quarantined row by row and still certified,
+and defects of our own on top of it are each refused and named in the report."""
+
+from __future__ import annotations
+
+import csv
+
+import duckdb
+import pytest
+
+from mignet.quality import CERTIFIED_MARTS
+from mignet.quality.certified import NotCertifiedError, read_certified
+from mignet.quality.publish import current_release, publish
+from mignet.quality.validate import validate
+from test_quality_support import copy_warehouse
+
+pytestmark = pytest.mark.slow
+
+
+def test_clean_register_is_certified_and_published(built_warehouse, tmp_path):
+    settings = copy_warehouse(built_warehouse, tmp_path)
+    result = validate(settings)
+    assert result.all_certified, result.failed_checks()
+    dyads = read_certified(settings, "mart_network_dyads", columns=["n_moves", "tie"])
+    assert dyads.row_count > 0
+    release = publish(settings)
+    assert current_release(settings) == release
+    con = duckdb.connect(str(settings.analytics_db), read_only=True)
+    try:
+        n = con.execute("select count(*) from mart_network_dyads").fetchall()[0][0]
+        small = con.execute("select count(*) from mart_network_dyads where n_moves between 1 and 4").fetchall()[0][0]
+    finally:
+        con.close()
+    assert n == dyads.row_count and small == 0
+
+
+def test_faulty_register_with_defects_is_refused_and_every_problem_named(built_faulty_warehouse, tmp_path):
+    settings = copy_warehouse(built_faulty_warehouse, tmp_path)
+    # the generator's faults are quarantined by the warehouse, so the marts themselves are sound
+    first = validate(settings)
+    assert first.all_certified, first.failed_checks()
+    page = first.report_path.read_text()
+    with open(settings.raw_dir / "faults.csv", newline="") as f:
+        rules = {r["expected_rule"] for r in csv.DictReader(f) if r["expected_outcome"] == "quarantine"}
+    assert rules and all(rule in page for rule in rules), rules - {r for r in rules if r in page}
+    certified_moves = read_certified(settings, "fct_moves", columns=["move_id"]).row_count
+
+    # defects of our own, after the build: a duplicated key, a broken sum between marts, a broken row rule
+    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con.execute("insert into marts.fct_moves select * from marts.fct_moves order by move_id limit 1")
+        con.execute("""
+            update marts.mart_network_dyads set n_moves = n_moves + 25, tie = true
+            where (period_label, group_type, group_value, origin_nis, destination_nis) in (
+                select period_label, group_type, group_value, origin_nis, destination_nis
+                from marts.mart_network_dyads where group_type = 'all' order by all limit 1)
+        """)
+        con.execute("update marts.fct_incomes set disposable_income = -1 where person_id = "
+                    "(select min(person_id) from marts.fct_incomes)")
+    finally:
+        con.close()
+    # before validating again, readers already refuse the tampered marts
+    with pytest.raises(NotCertifiedError, match="content changed after certification"):
+        read_certified(settings, "fct_moves")
+
+    second = validate(settings)
+    failed = second.failed_checks()
+    assert set(failed) == {"fct_moves", "mart_network_dyads", "fct_incomes", "mart_destination_shares"}, failed
+    assert "gx:primary_key.expect_column_values_to_be_between(duplicate_keys)" in failed["fct_moves"]
+    assert "gx:moves_agree_with_fct_moves.expect_column_values_to_be_between(difference)" in failed["mart_network_dyads"]
+    assert "pandera:disposable_income.greater_than_or_equal_to(0)" in failed["fct_incomes"]
+    assert "gx:movers_agree_with_dyads.expect_column_values_to_be_between(destinations_disagreeing)" in failed["mart_destination_shares"]
+    page = second.report_path.read_text()
+    assert f"{len(CERTIFIED_MARTS) - 4} of {len(CERTIFIED_MARTS)} tables certified" in page
+    for checks in failed.values():
+        for check in checks:
+            assert check.split(":", 1)[1].replace("'", "&#39;") in page, check
+    with pytest.raises(NotCertifiedError, match="duplicate_keys"):
+        read_certified(settings, "fct_moves")
+    assert certified_moves > 0
