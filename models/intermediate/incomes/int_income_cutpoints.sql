@@ -44,10 +44,14 @@ ranked as (
     from population
 ),
 
+income_groups as (
+    select income_group, group_order, lower_quantile, upper_quantile from {{ ref('income_groups') }}
+),
+
 quantiles as (
-    select distinct lower_quantile as quantile from {{ ref('income_groups') }}
+    select lower_quantile as quantile from income_groups
     union
-    select distinct upper_quantile from {{ ref('income_groups') }}
+    select upper_quantile as quantile from income_groups
 ),
 
 targets as (
@@ -86,7 +90,7 @@ groups as (
             as upper_cut,
         cut_values_low.n_incomes,
         '{{ population }}' as cutpoints_population
-    from {{ ref('income_groups') }} as income_groups
+    from income_groups
     inner join cut_values as cut_values_low on cut_values_low.quantile = income_groups.lower_quantile
     inner join cut_values as cut_values_high
         on cut_values_high.quantile = income_groups.upper_quantile
