@@ -68,16 +68,18 @@ def main() -> int:
         print(f"simulated 24 networks in {time.perf_counter() - start:.1f} s")
 
     lines = []
-    fit_start = time.perf_counter()
+    fit_start, cpu_start = time.perf_counter(), time.process_time()
     estimates = fit_networks(networks, method=args.method, progress=lines.append)
     total = time.perf_counter() - fit_start
+    cpu = time.process_time() - cpu_start
     for line in lines:
         print("  " + line)
     per_model = total / len(networks)
     mutual = estimates[estimates.term == "mutual"]
     print(f"\nmethod {args.method}: {len(networks)} networks fitted in {total:.2f} s "
           f"({per_model:.2f} s per network; target < {TARGET_TOTAL_SECONDS:.0f} s total: "
-          f"{'MET' if total < TARGET_TOTAL_SECONDS else 'NOT MET'})")
+          f"{'MET' if total < TARGET_TOTAL_SECONDS else 'NOT MET'}); CPU time {cpu:.2f} s, "
+          f"load average now {os.getloadavg()[0]:.2f}")
     print(f"statnet reference: {STATNET_SECONDS_PER_NETWORK:.0f} s per network -> {STATNET_SECONDS_PER_NETWORK * len(networks):.0f} s "
           f"for {len(networks)}; speed-up x{STATNET_SECONDS_PER_NETWORK / per_model:.0f} per network")
     print(f"MLE exists in {int(estimates.drop_duplicates(['period_label', 'group_type', 'group_value']).mle_exists.sum())} "
