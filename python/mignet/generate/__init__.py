@@ -39,7 +39,10 @@ GRAVITY_FORMULA = ("P(i->j) proportional to exp(alpha*ln(pop_i) + beta*ln(pop_j)
 
 def _write(table: pa.Table, path: Path, fmt: str, date_text: dict[int, str] | None = None) -> None:
     if fmt == "parquet":
-        pq.write_table(table, path)
+        # dictionary encoding only where values repeat: on ids and amounts it costs time and saves nothing
+        low_cardinality = [f.name for f in table.schema if f.type == pa.string()
+                           and not f.name.endswith("_id")]
+        pq.write_table(table, path, use_dictionary=low_cardinality, compression="snappy")
         return
     if date_text:
         rows = np.array(sorted(date_text), dtype=np.int64)

@@ -85,7 +85,6 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
     want = _counts(rate, n_moves, move_types)
     taken = np.zeros(n_moves, dtype=bool)
     person_taken = np.zeros(n_persons, dtype=bool)
-    person_sorted = p["person_num"]  # sorted by construction
     internal = m["type"] == 0
     belgian_o = m["o_code"] >= 0
     belgian_d = m["d_code"] >= 0
@@ -108,10 +107,9 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
 
     # persons with one move and no incomes: their birth date can move after that move without
     # touching any other row
-    has_income = np.isin(person_sorted, inc["person_num"])
+    has_income = np.bincount(inc["person_idx"], minlength=n_persons) > 0
     lone = (p["n_moves"] == 1) & ~has_income & ~p["birth_null"]
-    lone_nums = person_sorted[lone]
-    move_of_lone = np.isin(m["person_num"], lone_nums)
+    move_of_lone = lone[m["person_idx"]]
 
     # -- dates --
     rows = pick("move_date_missing", np.ones(n_moves, bool))
@@ -191,7 +189,7 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
     ok_day = ~m["day_null"] & (m["day"] >= DAY_START) & (m["day"] <= DAY_END - 400)
     rows = pick("birth_after_move", move_of_lone & ok_day)
     for r in rows:
-        pi = int(np.searchsorted(person_sorted, m["person_num"][r]))
+        pi = int(m["person_idx"][r])
         born = int(m["day"][r]) + int(rng.integers(1, 365))
         p["birth_day"][pi] = born
         person_taken[pi] = True

@@ -168,8 +168,9 @@ def _finish(units: pd.DataFrame, source: str, rng: np.random.Generator,
         if u.code_2018 in map2019:
             add(u.code_2018, u.name_nl, u.name_fr, FIRST_VALID_FROM, end_2018, u.area_km2, u.x, u.y)
     m2019 = merged(units, "code_2019")
+    codes_2018 = set(units["code_2018"])
     for code, m in m2019.iterrows():
-        is_new = code not in set(units["code_2018"])
+        is_new = code not in codes_2018
         name_nl = name2019.get(code, m.name_nl) if is_new else m.name_nl
         name_fr = name2019.get(code, m.name_fr) if is_new else m.name_fr
         valid_to = end_2024 if (code in map2025 and map2025[code] != code) else None

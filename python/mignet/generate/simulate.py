@@ -29,10 +29,10 @@ QUARTILES = ("low", "lower_middle", "upper_middle", "high")
 MOVE_TYPES = ("internal", "immigration", "emigration")
 
 # Scale 1.0: Belgian volumes 2018-2023.
-PERSONS_AT_SCALE_1 = 4_800_000
-EXTRA_MOVES_MEAN = 0.6  # moves per person = 1 + Poisson(0.6)
-IMMIGRANT_SHARE = 0.19
-EMIGRANT_SHARE = 0.13
+PERSONS_AT_SCALE_1 = 3_850_000
+EXTRA_MOVES_MEAN = 1.0  # moves per person in six years = 1 + Poisson(1.0)
+IMMIGRANT_SHARE = 0.235
+EMIGRANT_SHARE = 0.155
 INTRA_SHARE = 0.42  # of internal moves, within one municipality
 RETURN_SHARE = 0.30  # of a person's consecutive inter-municipal moves, the second goes back
 
@@ -135,11 +135,14 @@ def _day_weights() -> np.ndarray:
 
 
 def _ymd(days: np.ndarray):
-    d = days.astype("datetime64[D]")
-    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
-    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    dd = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
-    return y, m, dd
+    """Year, month, day of days since 1970-01-01, through a lookup table over the days' range."""
+    lo, hi = int(days.min()), int(days.max())
+    d = np.arange(lo, hi + 1).astype("datetime64[D]")
+    y = (d.astype("datetime64[Y]").astype(np.int64) + 1970).astype(np.int16)
+    m = (d.astype("datetime64[M]").astype(np.int64) % 12 + 1).astype(np.int8)
+    dd = ((d - d.astype("datetime64[M]")).astype(np.int64) + 1).astype(np.int8)
+    i = days - lo
+    return y[i].astype(np.int32), m[i].astype(np.int32), dd[i].astype(np.int32)
 
 
 def age_in_years(birth_day: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -178,8 +181,8 @@ def simulate(geo: Geography, scale: float, rng: np.random.Generator, progress=No
     offset = np.searchsorted(np.cumsum(_day_weights()), rng.random(n_moves), side="right").astype(np.int64)
     offset = np.minimum(offset, N_DAYS - 1)
     # sort each person's days and make them strictly increasing (no two moves of a person on one day)
-    offset = offset[np.lexsort((offset, m_person))]
     big = np.int64(N_DAYS * 4)
+    offset = np.sort(offset + m_person.astype(np.int64) * big) - m_person.astype(np.int64) * big
     g = offset - pos + m_person.astype(np.int64) * big
     g = np.maximum.accumulate(g) - m_person.astype(np.int64) * big
     offset = np.minimum(g + pos, N_DAYS - 1 - (np.repeat(k, k) - 1 - pos))
@@ -326,28 +329,33 @@ def simulate(geo: Geography, scale: float, rng: np.random.Generator, progress=No
     base = np.exp(np.log(21_500.0) + 0.55 * ndtri(uq))
     young = np.clip((25 - i_age) / 7.0, 0, 1)
     old = np.clip((i_age - 65) / 20.0, 0, 1)
-    income = base[i_person] * (1.02 ** (i_year - 2018)) * rng.lognormal(0, 0.12, n_inc) * (1 - 0.45 * young) * (1 - 0.2 * old)
+    growth = (1.02 ** (years - 2018))[yi]
+    noise = np.exp(rng.standard_normal(n_inc, dtype=np.float32) * np.float32(0.12))
+    income = base[i_person] * growth * noise * ((1 - 0.45 * young) * (1 - 0.2 * old))
+    del noise, growth, young, old
     income = np.clip(income.round(2), 0.0, 4_900_000.0)
     years_here = i_year - arrival_year[i_person]
     p_missing = (0.055 + 0.07 * (i_age < 25) + np.where(immigrant[i_person] & (years_here == 0), 0.25, 0.0)
                  + np.where(immigrant[i_person] & (years_here == 1), 0.08, 0.0))
-    income[rng.random(n_inc) < p_missing] = np.nan
+    income[rng.random(n_inc, dtype=np.float32) < p_missing] = np.nan
+    del p_missing, years_here
     # household type by age
     i_band = age_band_index(i_age)
     ht_probs = {0: (0.40, 0.28, 0.12, 0.04, 0.15, 0.01), 1: (0.18, 0.12, 0.50, 0.12, 0.075, 0.005),
                 2: (0.25, 0.55, 0.08, 0.04, 0.07, 0.01), 3: (0.42, 0.33, 0.02, 0.02, 0.06, 0.15)}
     household_type = np.zeros(n_inc, dtype=np.int8)
-    uh = rng.random(n_inc)
+    uh = rng.random(n_inc, dtype=np.float32)
     for b, probs in ht_probs.items():
         sel = i_band == b
         household_type[sel] = np.searchsorted(np.cumsum(probs), uh[sel], side="right").clip(0, 5)
-    factor = np.select(
-        [household_type == 0, household_type == 1, household_type == 2, household_type == 3],
-        [np.ones(n_inc), (1 + rng.uniform(0.3, 1.1, n_inc)) / 1.5, (1 + rng.uniform(0.3, 1.0, n_inc)) / 2.1,
-         np.full(n_inc, 1 / 1.5)], default=rng.uniform(0.8, 1.3, n_inc))
-    equivalised = np.where(household_type == 5, np.nan, (income * factor).round(2))
+    # equivalised household income: own income plus a partner's, on the modified OECD scale
+    uf = rng.random(n_inc, dtype=np.float32)
+    lo_hi = np.array([(1.0, 1.0), (1.3 / 1.5, 2.1 / 1.5), (1.3 / 2.1, 2.0 / 2.1), (1 / 1.5, 1 / 1.5),
+                      (0.8, 1.3), (np.nan, np.nan)])[household_type]
+    equivalised = (income * (lo_hi[:, 0] + uf * (lo_hi[:, 1] - lo_hi[:, 0]))).round(2)
+    del lo_hi, uf
     student_p = np.where(i_age <= 24, 0.45, np.where(i_age <= 29, 0.08, 0.005))
-    student = rng.random(n_inc) < student_p
+    student = rng.random(n_inc, dtype=np.float32) < student_p
     institutional = household_type == 5
     # household: one per person and residence spell (changes when the person moves)
     spell = np.zeros(n_inc, dtype=np.int64)
@@ -358,7 +366,7 @@ def simulate(geo: Geography, scale: float, rng: np.random.Generator, progress=No
     person_num = rng.permutation(n_persons).astype(np.int64) + 1
     household = person_num[i_person] * 16 + spell
     # unknown or missing household fields for a few rows, as in real fiscal links
-    hh_missing = rng.random(n_inc) < 0.01
+    hh_missing = rng.random(n_inc, dtype=np.float32) < 0.01
     household_type = np.where(hh_missing, -1, household_type).astype(np.int8)
     equivalised[hh_missing] = np.nan
     household[hh_missing] = -1

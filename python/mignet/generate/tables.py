@@ -34,6 +34,9 @@ class RawTables:
     incomes: dict[str, np.ndarray]
     # CSV only: row -> text written instead of the date (an unparseable date string)
     move_date_text: dict[int, str] = field(default_factory=dict)
+    # the simulated person number of each person index, and its formatted id (made once)
+    person_nums: np.ndarray | None = None
+    person_ids: pa.Array | None = None
 
     def code_index(self, code: str) -> int:
         try:
@@ -66,6 +69,7 @@ def raw_tables(reg: Register, geo: Geography) -> RawTables:
     moves = dict(
         move_id=np.arange(1, len(order) + 1, dtype=np.int64),
         person_num=reg.person_num[reg.m_person[order]],
+        person_idx=reg.m_person[order],
         day=day.astype(np.int32),
         day_null=np.zeros(len(order), dtype=bool),
         type=reg.m_type[order].astype(np.int8),
@@ -75,7 +79,8 @@ def raw_tables(reg: Register, geo: Geography) -> RawTables:
         # kept for fault selection (not written)
         unit_o=reg.unit_o[order], unit_d=reg.unit_d[order],
     )
-    p_order = np.argsort(reg.person_num, kind="stable")
+    # persons in simulation order (their pseudonymised ids look random), incomes grouped by person
+    p_order = slice(None)
     persons = dict(
         person_num=reg.person_num[p_order],
         sex=reg.sex[p_order].astype(np.int8),
@@ -85,9 +90,10 @@ def raw_tables(reg: Register, geo: Geography) -> RawTables:
         cur_nat=reg.current_nationality[p_order],
         n_moves=reg.n_moves[p_order],
     )
-    i_order = np.lexsort((reg.i_year, reg.person_num[reg.i_person]))
+    i_order = slice(None)
     incomes = dict(
         person_num=reg.person_num[reg.i_person[i_order]],
+        person_idx=reg.i_person[i_order],
         year=reg.i_year[i_order],
         income=reg.i_income[i_order],
         household=reg.i_household[i_order],
@@ -97,7 +103,7 @@ def raw_tables(reg: Register, geo: Geography) -> RawTables:
         institutional=reg.i_institutional[i_order],
     )
     return RawTables(nis_codes=nis_codes, countries=list(reg.countries), sexes=["M", "F"],
-                     moves=moves, persons=persons, incomes=incomes)
+                     moves=moves, persons=persons, incomes=incomes, person_nums=reg.person_num.copy())
 
 
 def _take(values: list[str], idx: np.ndarray) -> pa.Array:
@@ -124,11 +130,23 @@ def person_id(numbers: np.ndarray) -> pa.Array:
     return _ids("P", numbers, 10)
 
 
+def _person_ids(t: RawTables, columns: dict[str, np.ndarray]) -> pa.Array:
+    """person_id of each row: taken from the persons' ids (cheaper than formatting every row again),
+    then formatted anew only on rows whose person number was changed (faults)."""
+    if t.person_ids is None:
+        t.person_ids = person_id(t.person_nums)
+    ids = pc.take(t.person_ids, pa.array(columns["person_idx"]))
+    changed = columns["person_num"] != t.person_nums[columns["person_idx"]]
+    if changed.any():
+        ids = pc.replace_with_mask(ids, pa.array(changed), person_id(columns["person_num"][changed]))
+    return ids
+
+
 def moves_table(t: RawTables) -> pa.Table:
     m = t.moves
     cols = {
         "move_id": pa.array(m["move_id"]),
-        "person_id": person_id(m["person_num"]),
+        "person_id": _person_ids(t, m),
         "move_date": _dates(m["day"], m["day_null"]),
         "move_type": _take(list(MOVE_TYPES), m["type"]),
         "origin_nis": _take(t.nis_codes, m["o_code"]),
@@ -157,7 +175,7 @@ def persons_table(t: RawTables) -> pa.Table:
 def incomes_table(t: RawTables) -> pa.Table:
     i = t.incomes
     cols = {
-        "person_id": person_id(i["person_num"]),
+        "person_id": _person_ids(t, i),
         "income_year": pa.array(i["year"].astype(np.int32)),
         "disposable_income": _doubles(i["income"]),
         "household_id": _ids("H", i["household"], 11, null=i["household"] < 0),
