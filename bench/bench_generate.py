@@ -68,7 +68,11 @@ def main(argv=None) -> int:
     sim = manifest["simulation"]
     print(f"moves between municipalities: {sim['inter']:,}; intra {sim['intra']:,}; "
           f"immigration {sim['immigration']:,}; emigration {sim['emigration']:,}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime
     print(f"total wall time: {total:.1f} s (target at scale 1: < {TARGET_SECONDS:.0f} s)")
+    print(f"process CPU time (user + system): {cpu:.1f} s; load average now {psutil.getloadavg()[0]:.1f} "
+          f"on {psutil.cpu_count()} cpus (wall time above CPU time means the cpus were shared)")
     print(f"peak memory (RSS): {peak_gb:.2f} GB (target: < {TARGET_PEAK_GB:.0f} GB)")
     if args.scale == 1.0:
         ok = total < TARGET_SECONDS and peak_gb < TARGET_PEAK_GB

@@ -175,3 +175,13 @@ def test_cli_check_raw(csv_dir):
     bad = CliRunner().invoke(main, ["check-raw", str(csv_dir)])
     assert bad.exit_code == 1
     assert "municipalities.csv, column area_km2, row 2: rule type" in bad.output
+
+
+def test_readable_contract_lists_every_column_with_its_type():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "raw_contract.md").read_text()
+    for table in contract.TABLES.values():
+        assert f"### {table.name}" in text
+        for col in table.columns:
+            assert f"| `{col.name}` | {col.dtype} | {'yes' if col.nullable else '**no**'} |" in text, (table.name, col.name)
+    for column, rule in ROW_RULE_FOR_UNREADABLE.items():
+        assert rule in text
