@@ -249,3 +249,23 @@ def test_simulation_reproduces_state_probabilities():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert abs(freq.mean(axis=0) - p.mean(axis=0)).max() < 0.005
+
+
+def test_complete_separation_by_a_covariate_is_detected_as_a_combination():
+    """Ties exactly between pairs closer than 60 km: the likelihood approaches 1 along
+    edges - distance/6, a combination no single-term check finds (the linear program does)."""
+    d = dyads_from_nodes(municipalities(60, seed=1))
+    d["tie"] = (d.distance_10km < 6).astype(int)
+    with pytest.warns(ErgmExistenceWarning, match="combination"):
+        res = fit_ergm(d, ["edges", "edgecov:distance_10km"])
+    assert not res.mle_exists
+    assert res.params.isna().all() and res.bse.isna().all()
+    assert res.llf == pytest.approx(0.0, abs=1e-9)
+    direction = res.directions.iloc[0]
+    assert direction["edgecov:distance_10km"] / direction["edges"] == pytest.approx(-1 / 6, rel=0.05)
+    # one-sided overlap: the MLE exists
+    rng = np.random.default_rng(0)
+    d["tie"] = ((d.distance_10km < 6) | (rng.random(len(d)) < 0.05)).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ErgmExistenceWarning)
+        assert fit_ergm(d, ["edges", "mutual", "edgecov:distance_10km"]).mle_exists

@@ -268,9 +268,13 @@ def fit_clogit(stats: np.ndarray, obs: np.ndarray, start: np.ndarray | None = No
     result = newton(stats, obs, allowed, basis, theta0, maxiter=maxiter, prepared=prepared)
     # A finite stationary point with a non-degenerate information proves the maximum exists; anything else
     # (no convergence, information collapsing along some direction) is checked with the linear program.
-    whitened = np.linalg.solve(np.linalg.cholesky(info0), np.linalg.solve(np.linalg.cholesky(info0), result.info).T)
-    ratio = np.linalg.eigvalsh((whitened + whitened.T) / 2)[0]
-    suspicious = (not result.converged) or ratio < 1e-7
+    try:
+        chol = np.linalg.cholesky(info0)
+        whitened = np.linalg.solve(chol, np.linalg.solve(chol, result.info).T)
+        ratio = np.linalg.eigvalsh((whitened + whitened.T) / 2)[0]
+    except np.linalg.LinAlgError:
+        ratio = 0.0
+    suspicious = (not result.converged) or not np.isfinite(result.theta).all() or ratio < 1e-7
     while suspicious:
         d = recession_direction(stats, obs, allowed, directions, hint=result.theta - theta0)
         if d is None:
