@@ -12,6 +12,7 @@ per network, ...), and GX validates that frame through a pandas batch. Expectati
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -253,6 +254,10 @@ class GxRunner:
 
         self.gx = gx
         gx_root.mkdir(parents=True, exist_ok=True)
+        # Data Docs describe this validation only: results of earlier runs would grow the site without end
+        # and show checks of other builds beside the report.
+        shutil.rmtree(gx_root / "gx" / "uncommitted" / "validations", ignore_errors=True)
+        shutil.rmtree(docs_dir, ignore_errors=True)
         self.context = gx.get_context(mode="file", project_root_dir=str(gx_root))
         try:
             self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
