@@ -206,3 +206,12 @@ def test_validate_picks_the_build_in_place_not_a_later_failed_one(tmp_path):
     }))
     (failed / "manifest.json").write_text(json.dumps({"nodes": {}}))
     assert validate(settings, run_gx=False).build_id == good
+
+
+def test_report_reconciles_raw_tables_with_small_counts_masked(clean_run):
+    settings, _, result = clean_run
+    page = result.report_path.read_text()
+    section = page[page.index("every row accounted for"):page.index("Checks per table")]
+    assert "move_date_invalid" in section and "1,507" in section and "1,500" in section
+    assert "&lt;10" in section and ">7<" not in section  # 7 quarantined rows
+    assert section.count(">yes<") == 2

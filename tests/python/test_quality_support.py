@@ -140,8 +140,11 @@ select s.period_label, s.group_type, s.group_value, s.destination_nis, s.movers_
 from s join s a on a.period_label = s.period_label and a.destination_nis = s.destination_nis and a.group_type = 'all';
 
 create or replace table audit.rpt_reconciliation as
-select * from (values ('moves', 4100, 4000, 100, 'move_date_invalid'), ('persons', 400, 400, 0, null))
-  t(source_table, n_raw, n_clean, n_quarantined, rule);
+select * from (values
+  ('moves', 'clean', null, 0, 1500, 1507, 1500, 7, true),
+  ('moves', 'quarantined', 'move_date_invalid', 4, 7, 1507, 1500, 7, true),
+  ('persons', 'clean', null, 0, 400, 400, 400, 0, true))
+  t(source_table, outcome, rule, rule_order, n_rows, raw_rows, clean_rows, quarantined_rows, is_balanced);
 """
 
 

@@ -62,15 +62,21 @@ def versions(dbt_version: str | None) -> dict[str, str]:
     }
 
 
+COUNT_COLUMN = ("n_", "_rows", "rows_", "count")
+
+
+def _is_count(column: str) -> bool:
+    return column.lower() == "rows" or any(part in column.lower() for part in COUNT_COLUMN)
+
+
 def _masked_table(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], list[list[str]]]:
     rel = con.sql(sql)
     columns = rel.columns
-    types = [str(t) for t in rel.types]
     rows = []
     for row in rel.fetchall():
         out = []
-        for value, t in zip(row, types):
-            if value is not None and t in ("BIGINT", "INTEGER", "HUGEINT", "UBIGINT", "SMALLINT") and not isinstance(value, bool):
+        for value, column in zip(row, columns):
+            if isinstance(value, int) and not isinstance(value, bool) and _is_count(column):
                 out.append(fmt_count(value))
             else:
                 out.append("" if value is None else str(value))
@@ -79,24 +85,31 @@ def _masked_table(con: duckdb.DuckDBPyConnection, sql: str) -> tuple[list[str], 
 
 
 def reconciliation(con: duckdb.DuckDBPyConnection) -> dict:
-    """audit.rpt_reconciliation as it stands (the dbt engineer owns its columns), masked; plus whether each
-    raw table balances when the columns make that checkable."""
+    """Per raw table: raw rows = clean rows + quarantined rows, and the rows per outcome and rule, from
+    audit.rpt_reconciliation (one row per table and outcome/rule, with the table totals repeated)."""
     if not table_exists(con, "audit", "rpt_reconciliation"):
         return {"available": False, "columns": [], "rows": [], "balance": []}
-    columns, rows = _masked_table(con, "select * from audit.rpt_reconciliation order by all")
-    balance = []
-    cols = {c.lower(): c for c in columns}
-    raw = next((cols[c] for c in cols if c in ("n_raw", "raw_rows", "rows_raw")), None)
-    clean = next((cols[c] for c in cols if c in ("n_clean", "clean_rows", "rows_clean")), None)
-    quar = next((cols[c] for c in cols if c in ("n_quarantined", "quarantined_rows", "rows_quarantined")), None)
-    table_col = next((cols[c] for c in cols if c in ("source_table", "raw_table", "table_name")), None)
-    if raw and clean and quar and table_col:
+    present = {r[0] for r in con.execute(
+        "select column_name from information_schema.columns where table_schema = 'audit' "
+        "and table_name = 'rpt_reconciliation'").fetchall()}
+    expected = {"source_table", "outcome", "rule", "n_rows", "raw_rows", "clean_rows", "quarantined_rows"}
+    if not expected <= present:  # another layout: show it as it is, counts masked
+        columns, rows = _masked_table(con, "select * from audit.rpt_reconciliation order by all")
+        return {"available": True, "columns": columns, "rows": rows, "balance": []}
+    order = "source_table, rule_order" if "rule_order" in present else "source_table, outcome, rule"
+    columns, rows = _masked_table(
+        con,
+        f"select source_table as raw_table, outcome, coalesce(rule, '') as rule, n_rows as rows "
+        f"from audit.rpt_reconciliation order by {order}",
+    )
+    balance = [
+        {"table": t, "raw": fmt_count(r), "clean": fmt_count(c), "quarantined": fmt_count(q),
+         "balanced": r == c + q}
         for t, r, c, q in con.sql(
-            f'select "{table_col}", max("{raw}"), max("{clean}"), sum("{quar}") '
-            f"from audit.rpt_reconciliation group by 1 order by 1"
-        ).fetchall():
-            balance.append({"table": t, "raw": fmt_count(r), "clean": fmt_count(c), "quarantined": fmt_count(q),
-                            "balanced": (r == (c or 0) + (q or 0))})
+            "select source_table, max(raw_rows), max(clean_rows), max(quarantined_rows) "
+            "from audit.rpt_reconciliation group by 1 order by 1"
+        ).fetchall()
+    ]
     return {"available": True, "columns": columns, "rows": rows, "balance": balance}
 
 
