@@ -215,3 +215,25 @@ def test_report_reconciles_raw_tables_with_small_counts_masked(clean_run):
     assert "move_date_invalid" in section and "1,507" in section and "1,500" in section
     assert "&lt;10" in section and ">7<" not in section  # 7 quarantined rows
     assert section.count(">yes<") == 2
+
+
+def test_validate_says_clearly_when_the_warehouse_is_held_open(tmp_path):
+    import subprocess
+    import sys
+
+    from mignet.quality.validate import WarehouseBusyError
+
+    settings = make_settings(tmp_path)
+    make_warehouse(settings)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, duckdb; c = duckdb.connect(sys.argv[1]); print('open', flush=True); "
+         "sys.stdin.readline()", str(settings.warehouse)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        with pytest.raises(WarehouseBusyError, match="open in another process"):
+            validate(settings, run_gx=False)
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -24,11 +24,15 @@ def validate(artifacts_dir, no_gx):
     not certified."""
     from pathlib import Path
 
+    from mignet.quality.validate import WarehouseBusyError
     from mignet.quality.validate import validate as run_validate
 
     settings = Settings.from_env()
-    result = run_validate(settings, progress=_say, artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
-                          run_gx=not no_gx)
+    try:
+        result = run_validate(settings, progress=_say, artifacts_dir=Path(artifacts_dir) if artifacts_dir else None,
+                              run_gx=not no_gx)
+    except (WarehouseBusyError, FileNotFoundError) as exc:
+        raise click.ClickException(str(exc)) from None
     for mart, ok in result.certified.items():
         line = f"{mart:<26} {'certified' if ok else 'NOT certified'}"
         if not ok:
@@ -51,6 +55,6 @@ def publish(keep):
     settings = Settings.from_env()
     try:
         release_id = run_publish(settings, progress=_say, keep=keep)
-    except PublishError as exc:
+    except (PublishError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(release_id)

@@ -29,6 +29,10 @@ from mignet.quality.store import (
 from mignet.settings import Settings
 
 
+class WarehouseBusyError(RuntimeError):
+    """The warehouse is held open by another process, so certification records cannot be written."""
+
+
 @dataclass
 class ValidationResult:
     build_id: str
@@ -71,7 +75,15 @@ def validate(
     paths = quality_paths(settings)
     started = datetime.now(timezone.utc)
 
-    con = duckdb.connect(str(settings.warehouse))
+    try:
+        con = duckdb.connect(str(settings.warehouse))
+    except duckdb.Error as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise WarehouseBusyError(
+            f"cannot write certification records: the warehouse {settings.warehouse} is open in another process "
+            f"({exc}). Close that session; analysts query {settings.analytics_db} instead, which never blocks."
+        ) from None
     try:
         ensure_schema(con)
         present = {m for m in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, m)}
