@@ -46,7 +46,8 @@ def scenario(origin, destination, period, group, method):
     except (ScenarioError, NotCertifiedError, FileNotFoundError) as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{s.origin_name} ({s.origin_nis}) -> {s.destination_name} ({s.destination_nis}), "
-               f"{s.period_label}, {s.group_type} {s.group_value} ({s.method})")
+               f"{s.period_label}, {'all movers' if s.group_type == 'all' else s.group_type + ' ' + s.group_value} "
+               f"({'exact MLE' if s.method == 'mle' else s.method})")
     click.echo(f"  density difference {s.covariates['density_diff_per_1000']:+.3f} thousand inh./km², "
                f"distance {s.covariates['distance_km']:.1f} km; observed tie {s.observed_tie}, reverse tie {s.observed_reverse_tie}")
     click.echo(f"  P(tie | no reverse tie) = {s.p_given_no_reverse:.4f}")

@@ -36,15 +36,35 @@ def stars(p: float) -> str:
 
 
 def read_network_dyads(settings: Settings, columns: list[str] | None = None):
-    """The certified dyad mart (raises NotCertifiedError naming the failed checks when it is not)."""
-    from mignet.quality.certified import read_certified
+    """The certified dyad mart as a `CertifiedFrame` (raises NotCertifiedError naming the failed checks when
+    it is not certified). Same check as `read_certified` (status and content hash, on the connection that
+    reads), but fetched through Arrow with categorical strings: 8 million rows in ~10 s instead of ~25 s."""
+    from mignet.quality.certified import CertifiedFrame, verify_certified
 
-    return read_certified(settings, DYAD_MART, columns=columns or DYAD_COLUMNS)
+    columns = columns or DYAD_COLUMNS
+    if not settings.warehouse.exists():
+        raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        cert = verify_certified(con, DYAD_MART)
+        known = {r[0] for r in con.execute(
+            "select column_name from information_schema.columns where table_schema = 'marts' and table_name = ?",
+            [DYAD_MART]).fetchall()}
+        unknown = [c for c in columns if c not in known]
+        if unknown:
+            raise ValueError(f"marts.{DYAD_MART} has no column(s) {', '.join(unknown)}")
+        select = ", ".join(f'"{c}"' for c in columns)
+        table = con.sql(f"select {select} from marts.{DYAD_MART}").to_arrow_table()
+    finally:
+        con.close()
+    frame = table.to_pandas(strings_to_categorical=True)
+    return CertifiedFrame(frame=frame, certification_id=cert.certification_id, mart=DYAD_MART, row_count=len(frame))
 
 
 def split_networks(frame: pd.DataFrame) -> dict[tuple[str, str, str], pd.DataFrame]:
     """The 24 study networks keyed (period_label, group_type, group_value); refuses a mart lacking any."""
-    groups = {key: sub for key, sub in frame.groupby(["period_label", "group_type", "group_value"], sort=False)}
+    groups = {tuple(map(str, key)): sub for key, sub in
+              frame.groupby(["period_label", "group_type", "group_value"], sort=False, observed=True)}
     wanted = [(p, gt, gv) for p in PERIODS for gt, gv in NETWORK_GROUPS]
     missing = [k for k in wanted if k not in groups]
     if missing:
