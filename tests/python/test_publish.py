@@ -196,3 +196,30 @@ def test_old_releases_are_pruned_but_current_kept(certified):
     assert on_disk == sorted(releases[-2:])
     assert current_release(settings) == releases[-1]
     assert os.path.islink(settings.releases_dir / "current")
+
+
+def test_cli_validate_and_publish(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from mignet.cli import main
+
+    settings = make_settings(tmp_path)
+    make_warehouse(settings, failing_tests={"fct_incomes": 3})
+    for var, value in {"MIGNET_DATA_DIR": settings.data_dir, "MIGNET_REPORTS_DIR": settings.reports_dir,
+                       "MIGNET_RAW_DIR": settings.raw_dir}.items():
+        monkeypatch.setenv(var, str(value))
+    for var in ("MIGNET_WAREHOUSE", "MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB"):
+        monkeypatch.delenv(var, raising=False)
+    runner = CliRunner()
+    refused = runner.invoke(main, ["validate", "--no-gx"])
+    assert refused.exit_code == 1, refused.output
+    assert "fct_incomes" in refused.output and "NOT certified: dbt:unique_fct_incomes_key" in refused.output
+    not_published = runner.invoke(main, ["publish"])
+    assert not_published.exit_code == 1 and "no release exists yet" in not_published.output
+    assert not settings.releases_dir.joinpath("current").exists()
+
+    make_warehouse(settings)  # a new, clean build
+    assert runner.invoke(main, ["validate"]).exit_code == 0
+    published = runner.invoke(main, ["publish"])
+    assert published.exit_code == 0, published.output
+    assert current_release(settings) == published.output.strip().splitlines()[-1]
