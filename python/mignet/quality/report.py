@@ -128,7 +128,12 @@ def write_quality_report(
     out: Path,
 ) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
-    dbt_docs = settings.project_root / "target" / "index.html"
+    # dbt docs kept with the build's artifacts, else those of a hand-run `dbt docs generate`
+    dbt_docs = next(
+        (p for p in (dbt.artifacts_dir / "index.html" if dbt.artifacts_dir else None,
+                     settings.project_root / "target" / "index.html") if p is not None and p.exists()),
+        settings.project_root / "target" / "index.html",
+    )
     marts = []
     for mart in CERTIFIED_MARTS:
         cert = certifications[mart]
