@@ -10,11 +10,13 @@ share of one-way ties that point toward the denser municipality, and the distrib
 from __future__ import annotations
 
 import time
+import warnings
 from datetime import datetime, timezone
 
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from mignet.network.fit import read_network_dyads, split_networks
 from mignet.network.model import ErgmModel
@@ -27,30 +29,31 @@ GOF_COLUMNS = ["period_label", "group_type", "group_value", "statistic", "value"
 
 def network_statistics(model: ErgmModel, states: np.ndarray, toward_denser: np.ndarray, distance_bin: np.ndarray,
                        n_bins: int, pair_distance: np.ndarray) -> dict:
-    """Statistics of networks given as pair states (n_networks x n_pairs)."""
-    n = model.n_nodes
-    out_tie_i = (states == 1) | (states == 3)  # i -> j (i < j)
-    out_tie_j = (states == 2) | (states == 3)  # j -> i
-    n_ties = out_tie_i.sum(axis=1) + out_tie_j.sum(axis=1)
-    mutual = (states == 3).sum(axis=1)
-    one_way = (states == 1) | (states == 2)
+    """Statistics of networks given as pair states (n_pairs x n_networks), vectorised over the networks:
+    degrees and distance histograms are products with sparse node x pair / bin x pair incidence matrices.
+    Returns per-network scalars (n_networks,) and distributions (n_networks x nodes or bins)."""
+    n, n_pairs = model.n_nodes, states.shape[0]
+    cols = np.arange(n_pairs)
+    ones = np.ones(n_pairs)
+    from_i = sparse.csr_matrix((ones, (model.pair_i, cols)), shape=(n, n_pairs))
+    from_j = sparse.csr_matrix((ones, (model.pair_j, cols)), shape=(n, n_pairs))
+    in_bin = sparse.csr_matrix((ones, (distance_bin, cols)), shape=(n_bins, n_pairs))
+    tie_ij = ((states == 1) | (states == 3)).astype(np.float64)  # i -> j (i < j)
+    tie_ji = ((states == 2) | (states == 3)).astype(np.float64)  # j -> i
+    ties_per_pair = tie_ij + tie_ji
+    n_ties = ties_per_pair.sum(axis=0)
+    mutual = (states == 3).sum(axis=0)
+    one_way = ((states == 1) | (states == 2)).sum(axis=0)
     # toward_denser[p, 0]: i -> j points to the denser node; [p, 1]: j -> i does.
-    denser = ((states == 1) & toward_denser[:, 0]) | ((states == 2) & toward_denser[:, 1])
-    out_deg = np.zeros((len(states), n), dtype=np.int64)
-    in_deg = np.zeros((len(states), n), dtype=np.int64)
-    dist_hist = np.zeros((len(states), n_bins), dtype=np.int64)
-    dist_sum = np.zeros(len(states))
-    for s in range(len(states)):
-        out_deg[s] = np.bincount(model.pair_i, out_tie_i[s], n) + np.bincount(model.pair_j, out_tie_j[s], n)
-        in_deg[s] = np.bincount(model.pair_j, out_tie_i[s], n) + np.bincount(model.pair_i, out_tie_j[s], n)
-        ties_per_pair = out_tie_i[s].astype(np.int64) + out_tie_j[s]
-        dist_hist[s] = np.bincount(distance_bin, ties_per_pair, n_bins)
-        dist_sum[s] = ties_per_pair @ pair_distance
+    denser = ((states == 1) & toward_denser[:, :1]) | ((states == 2) & toward_denser[:, 1:])
+    out_deg = np.rint(from_i @ tie_ij + from_j @ tie_ji).astype(np.int64).T
+    in_deg = np.rint(from_j @ tie_ij + from_i @ tie_ji).astype(np.int64).T
+    dist_hist = np.rint(in_bin @ ties_per_pair).astype(np.int64).T
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
             "reciprocity": 2 * mutual / n_ties,
-            "share_one_way_toward_denser": denser.sum(axis=1) / one_way.sum(axis=1),
-            "mean_tie_distance_km": dist_sum / n_ties,
+            "share_one_way_toward_denser": denser.sum(axis=0) / one_way,
+            "mean_tie_distance_km": pair_distance @ ties_per_pair / n_ties,
             "out_degree": out_deg,
             "in_degree": in_deg,
             "tie_distance_km": dist_hist,
@@ -76,41 +79,47 @@ def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: 
     degree / distance-bin value of the distributions."""
     model = ErgmModel(dyads, list(params.index))
     toward_denser, distance_bin, n_bins, pair_distance = _pair_covariates(model, dyads)
-    observed = network_statistics(model, model.obs_state[None, :], toward_denser, distance_bin, n_bins, pair_distance)
+    observed = network_statistics(model, model.obs_state[:, None], toward_denser, distance_bin, n_bins, pair_distance)
     rng = np.random.default_rng(seed)
     cum = np.cumsum(model.state_probabilities(params), axis=1)
     cum[:, -1] = 1.0
     sims = []
     for start in range(0, n_sim, batch):
         size = min(batch, n_sim - start)
-        u = rng.random((size, len(cum)))
-        states = (u[:, :, None] > cum[None, :, :3]).sum(axis=2).astype(np.int8)
+        u = rng.random((len(cum), size))
+        states = ((u > cum[:, 0:1]).astype(np.int8) + (u > cum[:, 1:2]) + (u > cum[:, 2:3])).astype(np.int8)
         sims.append(network_statistics(model, states, toward_denser, distance_bin, n_bins, pair_distance))
     simulated = {k: np.concatenate([s[k] for s in sims]) for k in sims[0]}
-    rows = []
+    frames = []
 
-    def add(statistic, value, obs, sim):
-        sim = np.asarray(sim, dtype=float)
-        sim = sim[np.isfinite(sim)]
-        if len(sim) == 0:
-            rows.append((statistic, value, obs, np.nan, np.nan, np.nan, np.nan, np.nan))
-            return
-        # two-sided Monte Carlo p-value of the observed value among the draws
-        p = min(1.0, 2 * min((sim <= obs).sum() + 1, (sim >= obs).sum() + 1) / (len(sim) + 1))
-        rows.append((statistic, value, obs, sim.mean(), np.quantile(sim, 0.025), np.quantile(sim, 0.975), sim.std(ddof=1), p))
+    def add(statistic, values, obs, sim):
+        """One row per column of `sim` (draws x values); NaN draws (e.g. no one-way tie) are left out."""
+        sim = np.asarray(sim, dtype=float).reshape(len(sim), -1)
+        obs = np.asarray(obs, dtype=float).reshape(-1)
+        valid = np.isfinite(sim)
+        n_valid = valid.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanquantile(sim, [0.025, 0.975], axis=0)
+            mean = np.nanmean(sim, axis=0)
+            sd = np.nanstd(sim, axis=0, ddof=1)
+            # two-sided Monte Carlo p-value of the observed value among the draws
+            below = ((sim <= obs) & valid).sum(axis=0) + 1
+            above = ((sim >= obs) & valid).sum(axis=0) + 1
+            p = np.minimum(1.0, 2 * np.minimum(below, above) / (n_valid + 1))
+        p = np.where(n_valid > 0, p, np.nan)
+        frames.append(pd.DataFrame({"statistic": statistic, "value": values, "observed": obs, "sim_mean": mean,
+                                    "sim_low": low, "sim_high": high, "sim_sd": sd, "p_value": p}))
 
     for statistic in ("reciprocity", "share_one_way_toward_denser", "mean_tie_distance_km"):
-        add(statistic, np.nan, float(observed[statistic][0]), simulated[statistic])
+        add(statistic, [np.nan], observed[statistic][:1], simulated[statistic])
     for statistic in ("out_degree", "in_degree"):
         top = max(int(observed[statistic].max()), int(np.quantile(simulated[statistic], 0.999)))
         obs_counts = np.bincount(observed[statistic][0], minlength=top + 1)[: top + 1]
         sim_counts = np.stack([np.bincount(np.minimum(d, top + 1), minlength=top + 2)[: top + 1] for d in simulated[statistic]])
-        for k in range(top + 1):
-            add(statistic, float(k), float(obs_counts[k]), sim_counts[:, k])
-    obs_hist, sim_hist = observed["tie_distance_km"][0], simulated["tie_distance_km"]
-    for b in range(n_bins):
-        add("tie_distance_km", b * DISTANCE_BIN_KM, float(obs_hist[b]), sim_hist[:, b])
-    return pd.DataFrame(rows, columns=["statistic", "value", "observed", "sim_mean", "sim_low", "sim_high", "sim_sd", "p_value"])
+        add(statistic, np.arange(top + 1, dtype=float), obs_counts, sim_counts)
+    add("tie_distance_km", np.arange(n_bins) * DISTANCE_BIN_KM, observed["tie_distance_km"][0], simulated["tie_distance_km"])
+    return pd.concat(frames, ignore_index=True)
 
 
 def _read_estimates(settings: Settings) -> pd.DataFrame:
