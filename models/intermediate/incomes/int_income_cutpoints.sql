@@ -1,4 +1,4 @@
--- Yearly cut points of the income groups (seed income_groups: quartiles by default), interpolated like
+-- Yearly cut points of the income groups (seed income_groups: quartiles by default) by DuckDB's
 -- quantile_cont. Computed over everyone with an income that year, or with var income_cutpoints_population =
 -- movers over the persons whose income year that is for an inter-municipal move (var income_group_year).
 {%- set population = var('income_cutpoints_population') %}
@@ -35,66 +35,62 @@ population as (
 ),
 {%- endif %}
 
-ranked as (
-    select
-        income_year,
-        disposable_income,
-        row_number() over (partition by income_year order by disposable_income) - 1 as position,
-        count(*) over (partition by income_year) as n_incomes
-    from population
-),
-
 income_groups as (
     select income_group, group_order, lower_quantile, upper_quantile from {{ ref('income_groups') }}
 ),
 
-quantiles as (
-    select lower_quantile as quantile from income_groups
-    union
-    select upper_quantile as quantile from income_groups
-),
+{#- the inner quantiles of the seed, read when the model runs, for DuckDB's quantile_cont -#}
+{%- set quantiles = [] %}
+{%- if execute %}
+    {%- set found = run_query(
+        "select distinct q from (select lower_quantile as q from " ~ ref('income_groups')
+        ~ " union all select upper_quantile from " ~ ref('income_groups') ~ ") where q > 0 and q < 1 order by q"
+    ) %}
+    {%- set quantiles = found.columns[0].values() | list %}
+{%- endif %}
+{%- set quantile_list = '[' ~ (quantiles | join(', ')) ~ ']' %}
 
-targets as (
+cut_lists as (
     select
-        years.income_year,
-        years.n_incomes,
-        quantiles.quantile,
-        (years.n_incomes - 1) * quantiles.quantile as exact_position
-    from (select distinct income_year, n_incomes from ranked) as years
-    cross join quantiles
+        income_year,
+        {%- if quantiles | length > 0 %}
+        quantile_cont(disposable_income, {{ quantile_list }}) as cuts,
+        {%- else %}
+        cast([] as double[]) as cuts,
+        {%- endif %}
+        count(*) as n_incomes
+    from population
+    group by income_year
 ),
 
 cut_values as (
     select
-        targets.income_year,
-        targets.quantile,
-        min(ranked.disposable_income) + (targets.exact_position - floor(targets.exact_position))
-            * (max(ranked.disposable_income) - min(ranked.disposable_income)) as cut_value,
-        any_value(targets.n_incomes) as n_incomes
-    from targets
-    inner join ranked
-        on ranked.income_year = targets.income_year
-        and ranked.position in (floor(targets.exact_position), ceil(targets.exact_position))
-    group by targets.income_year, targets.quantile, targets.exact_position
+        income_year,
+        unnest(cast({{ quantile_list }} as double[])) as quantile,
+        unnest(cuts) as cut_value
+    from cut_lists
 ),
 
 groups as (
     select
         income_groups.income_group,
         income_groups.group_order,
-        cut_values_low.income_year,
+        cut_lists.income_year,
         -- the lowest and highest groups are open-ended
-        case when income_groups.lower_quantile <= 0 then '-infinity'::double else cut_values_low.cut_value end
+        case when income_groups.lower_quantile <= 0 then '-infinity'::double else lower_cuts.cut_value end
             as lower_cut,
-        case when income_groups.upper_quantile >= 1 then 'infinity'::double else cut_values_high.cut_value end
+        case when income_groups.upper_quantile >= 1 then 'infinity'::double else upper_cuts.cut_value end
             as upper_cut,
-        cut_values_low.n_incomes,
+        cut_lists.n_incomes,
         '{{ population }}' as cutpoints_population
     from income_groups
-    inner join cut_values as cut_values_low on cut_values_low.quantile = income_groups.lower_quantile
-    inner join cut_values as cut_values_high
-        on cut_values_high.quantile = income_groups.upper_quantile
-        and cut_values_high.income_year = cut_values_low.income_year
+    cross join cut_lists
+    left join cut_values as lower_cuts
+        on lower_cuts.income_year = cut_lists.income_year
+        and lower_cuts.quantile = income_groups.lower_quantile
+    left join cut_values as upper_cuts
+        on upper_cuts.income_year = cut_lists.income_year
+        and upper_cuts.quantile = income_groups.upper_quantile
 )
 
 select * from groups

@@ -16,8 +16,11 @@ persons as (
     select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
 ),
 
-age_bands as (
-    select * from {{ ref('age_bands') }}
+-- ages 0..150 with their band: an equality join instead of a range join over every income row
+age_lookup as (
+    select ages.age, age_bands.band_label
+    from range(0, 151) as ages (age)
+    inner join {{ ref('age_bands') }} as age_bands on ages.age between age_bands.min_age and age_bands.max_age
 ),
 
 aged as (
@@ -33,10 +36,10 @@ banded as (
         aged.*,
         case
             when aged.age_in_year is null then 'unknown'
-            else coalesce(age_bands.band_label, 'other')
+            else coalesce(age_lookup.band_label, 'other')
         end as age_band
     from aged
-    left join age_bands on aged.age_in_year between age_bands.min_age and age_bands.max_age
+    left join age_lookup on age_lookup.age = aged.age_in_year
 ),
 
 band_year_stats as (

@@ -17,12 +17,19 @@ persons as (
     where rule is null
 ),
 
-periods as (
-    select * from {{ ref('periods') }}
+-- every day of every period, and ages 0..150 with their band: equality joins instead of range joins
+period_days as (
+    select
+        period_label,
+        cast(unnest(generate_series(cast(start_date as timestamp), cast(end_date as timestamp), interval 1 day)) as date)
+            as day
+    from {{ ref('periods') }}
 ),
 
-age_bands as (
-    select * from {{ ref('age_bands') }}
+age_lookup as (
+    select ages.age, age_bands.band_label
+    from range(0, 151) as ages (age)
+    inner join {{ ref('age_bands') }} as age_bands on ages.age between age_bands.min_age and age_bands.max_age
 ),
 
 incomes as (
@@ -52,10 +59,10 @@ with_person as (
 classified as (
     select
         with_person.*,
-        periods.period_label,
+        period_days.period_label,
         case
             when with_person.age_at_move is null then 'unknown'
-            else coalesce(age_bands.band_label, 'other')
+            else coalesce(age_lookup.band_label, 'other')
         end as age_band,
         with_person.move_type = 'internal'
             and with_person.origin_vintage_nis <> with_person.destination_vintage_nis as is_inter_municipal,
@@ -64,8 +71,8 @@ classified as (
             and with_person.origin_vintage_nis = with_person.destination_vintage_nis as became_intra_by_harmonisation,
         with_person.move_year + {{ year_offset }} as income_year
     from with_person
-    left join periods on with_person.move_date between periods.start_date and periods.end_date
-    left join age_bands on with_person.age_at_move between age_bands.min_age and age_bands.max_age
+    left join period_days on period_days.day = with_person.move_date
+    left join age_lookup on age_lookup.age = with_person.age_at_move
 ),
 
 located as (

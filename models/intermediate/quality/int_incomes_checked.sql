@@ -16,7 +16,7 @@ value_checked as (
         *,
         case
             when disposable_income < 0 then 'income_negative'
-            when (disposable_income_raw is not null and disposable_income is null)
+            when disposable_income_unparsed is not null
                 or isnan(disposable_income) or isinf(disposable_income)
                 or disposable_income > {{ var('income_max_eur') }}
                 or income_year is null
@@ -25,28 +25,31 @@ value_checked as (
         case
             when disposable_income < 0
                 then 'disposable_income ' || cast(disposable_income as varchar) || ' is negative'
-            when disposable_income_raw is not null and disposable_income is null
-                then 'disposable_income ''' || disposable_income_raw || ''' is not a number'
+            when disposable_income_unparsed is not null
+                then 'disposable_income ''' || disposable_income_unparsed || ''' is not a number'
             when isnan(disposable_income) or isinf(disposable_income)
                 or disposable_income > {{ var('income_max_eur') }}
                 then 'disposable_income ' || cast(disposable_income as varchar) || ' is above '
                     || cast({{ var('income_max_eur') }} as varchar)
             when income_year is null or income_year not between 1990 and 2100
-                then 'income_year ''' || coalesce(income_year_raw, '') || ''' is not a year in 1990..2100'
+                then 'income_year ''' || coalesce(income_year_unparsed, '') || ''' is not a year in 1990..2100'
         end as value_reason
     from incomes
 ),
 
+first_rows as (
+    select min(source_row) as source_row, true as is_first
+    from value_checked
+    where value_rule is null
+    group by person_id, income_year
+),
+
 ranked as (
     select
-        *,
-        case
-            when value_rule is null
-                then row_number() over (
-                    partition by person_id, income_year, value_rule is null order by source_row
-                )
-        end as key_rank
+        value_checked.*,
+        value_checked.value_rule is null and first_rows.is_first is null as is_duplicate
     from value_checked
+    left join first_rows using (source_row)
 ),
 
 checked as (
@@ -54,6 +57,7 @@ checked as (
         ranked.source_row,
         ranked.person_id,
         ranked.income_year,
+        ranked.income_year_unparsed,
         ranked.disposable_income,
         ranked.household_id,
         ranked.household_type,
@@ -62,12 +66,12 @@ checked as (
         ranked.is_institutional_household,
         case
             when ranked.value_rule is not null then ranked.value_rule
-            when ranked.key_rank > 1 then 'income_duplicate'
+            when ranked.is_duplicate then 'income_duplicate'
             when person_ids.person_id is null then 'income_person_unknown'
         end as rule,
         case
             when ranked.value_rule is not null then ranked.value_reason
-            when ranked.key_rank > 1
+            when ranked.is_duplicate
                 then 'person ''' || ranked.person_id || ''' already has an income row for '
                     || cast(ranked.income_year as varchar)
             when person_ids.person_id is null

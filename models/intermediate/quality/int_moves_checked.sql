@@ -27,44 +27,47 @@ persons as (
     select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
 ),
 
-exact_ranked as (
-    select
-        *,
-        row_number() over (
-            partition by
-                person_id, move_date_raw, move_type, origin_nis, destination_nis, origin_country,
-                destination_country, origin_x_raw, origin_y_raw, destination_x_raw, destination_y_raw
-            order by source_row
-        ) as exact_rank
+-- duplicates by aggregation (cheaper than window sorts at register scale): the first row of each group stays
+exact_first as (
+    select min(source_row) as source_row, true as is_exact_first
     from moves
+    group by
+        person_id, move_date, move_date_unparsed, move_type, origin_nis, destination_nis, origin_country,
+        destination_country, origin_x, origin_y, destination_x, destination_y, origin_x_unparsed,
+        origin_y_unparsed, destination_x_unparsed, destination_y_unparsed
 ),
 
-near_ranked as (
+near_first as (
+    select min(moves.source_row) as source_row, true as is_near_first
+    from moves
+    inner join exact_first using (source_row)
+    group by moves.person_id, moves.move_date, moves.move_type, moves.origin_nis, moves.destination_nis
+),
+
+with_duplicates as (
     select
-        *,
-        case
-            when exact_rank = 1
-                then row_number() over (
-                    partition by person_id, move_date, move_type, origin_nis, destination_nis, exact_rank = 1
-                    order by source_row
-                )
-        end as near_rank
-    from exact_ranked
+        moves.*,
+        exact_first.is_exact_first is null as is_exact_duplicate,
+        exact_first.is_exact_first and near_first.is_near_first is null as is_near_duplicate
+    from moves
+    left join exact_first using (source_row)
+    left join near_first using (source_row)
 ),
 
 sides as (
     select
-        near_ranked.*,
+        with_duplicates.*,
         -- origin
-        near_ranked.origin_nis is not null
-            and not regexp_full_match(near_ranked.origin_nis, '[0-9]{5}') as origin_malformed,
+        -- known codes are well formed (municipalities are checked), so only unknown ones need the pattern
+        with_duplicates.origin_nis is not null and origin_code.nis_code is null
+            and not regexp_full_match(with_duplicates.origin_nis, '[0-9]{5}') as origin_malformed,
         origin_code.nis_code is not null as origin_known,
         origin_code.valid_from as origin_valid_from,
         origin_code.valid_to as origin_valid_to,
         origin_map.vintage_nis as origin_vintage_nis,
         -- destination
-        near_ranked.destination_nis is not null
-            and not regexp_full_match(near_ranked.destination_nis, '[0-9]{5}') as destination_malformed,
+        with_duplicates.destination_nis is not null and destination_code.nis_code is null
+            and not regexp_full_match(with_duplicates.destination_nis, '[0-9]{5}') as destination_malformed,
         destination_code.nis_code is not null as destination_known,
         destination_code.valid_from as destination_valid_from,
         destination_code.valid_to as destination_valid_to,
@@ -72,13 +75,13 @@ sides as (
         -- person
         person_ids.person_id is not null as person_known,
         persons.birth_date
-    from near_ranked
-    left join municipalities as origin_code on origin_code.nis_code = near_ranked.origin_nis
-    left join vintage_map as origin_map on origin_map.nis_code = near_ranked.origin_nis
-    left join municipalities as destination_code on destination_code.nis_code = near_ranked.destination_nis
-    left join vintage_map as destination_map on destination_map.nis_code = near_ranked.destination_nis
-    left join person_ids on person_ids.person_id = near_ranked.person_id
-    left join persons on persons.person_id = near_ranked.person_id
+    from with_duplicates
+    left join municipalities as origin_code on origin_code.nis_code = with_duplicates.origin_nis
+    left join vintage_map as origin_map on origin_map.nis_code = with_duplicates.origin_nis
+    left join municipalities as destination_code on destination_code.nis_code = with_duplicates.destination_nis
+    left join vintage_map as destination_map on destination_map.nis_code = with_duplicates.destination_nis
+    left join person_ids on person_ids.person_id = with_duplicates.person_id
+    left join persons on persons.person_id = with_duplicates.person_id
 ),
 
 flagged as (
@@ -104,8 +107,8 @@ flagged as (
             else true
         end as type_inconsistent,
         {%- for column, bounds in coordinates %}
-        ({{ column }}_raw is not null and ({{ column }} is null or isnan({{ column }})
-            or {{ column }} not between {{ bounds[0] }} and {{ bounds[1] }})) as {{ column }}_outside{{ ',' if not loop.last }}
+        ({{ column }}_unparsed is not null or coalesce(isnan({{ column }})
+            or {{ column }} not between {{ bounds[0] }} and {{ bounds[1] }}, false)) as {{ column }}_outside{{ ',' if not loop.last }}
         {%- endfor %}
     from sides
 ),
@@ -114,7 +117,7 @@ checked as (
     select
         source_row,
         move_id,
-        move_id_raw,
+        coalesce(cast(move_id as varchar), move_id_unparsed) as move_key,
         person_id,
         move_date,
         move_type,
@@ -130,9 +133,9 @@ checked as (
         destination_vintage_nis,
         origin_remapped or destination_remapped as code_remapped,
         case
-            when exact_rank > 1 then 'move_duplicate_exact'
-            when near_rank > 1 then 'move_duplicate_near'
-            when move_date_raw is null then 'move_date_missing'
+            when is_exact_duplicate then 'move_duplicate_exact'
+            when is_near_duplicate then 'move_duplicate_near'
+            when move_date is null and move_date_unparsed is null then 'move_date_missing'
             when move_date is null
                 or move_date not between date '{{ var("data_start_date") }}' and date '{{ var("data_end_date") }}'
                 then 'move_date_invalid'
@@ -147,11 +150,11 @@ checked as (
                 then 'coordinates_outside_belgium'
         end as rule,
         case
-            when exact_rank > 1 then 'same values as an earlier row (all columns but move_id)'
-            when near_rank > 1
+            when is_exact_duplicate then 'same values as an earlier row (all columns but move_id)'
+            when is_near_duplicate
                 then 'same person, date, move type and codes as an earlier row; other values differ'
-            when move_date_raw is null then 'move_date is empty'
-            when move_date is null then 'move_date ''' || move_date_raw || ''' is not a date'
+            when move_date is null and move_date_unparsed is null then 'move_date is empty'
+            when move_date is null then 'move_date ''' || move_date_unparsed || ''' is not a date'
             when move_date not between date '{{ var("data_start_date") }}' and date '{{ var("data_end_date") }}'
                 then 'move_date ' || cast(move_date as varchar) || ' lies outside the data period '
                     || '{{ var("data_start_date") }}..{{ var("data_end_date") }}'
@@ -178,7 +181,8 @@ checked as (
                 then 'birth_date ' || cast(birth_date as varchar) || ' after move_date ' || cast(move_date as varchar)
             {%- for column, bounds in coordinates %}
             when {{ column }}_outside
-                then '{{ column }} ''' || {{ column }}_raw || ''' is not a number in {{ bounds[0] }}..{{ bounds[1] }}'
+                then '{{ column }} ' || coalesce('''' || {{ column }}_unparsed || '''', cast({{ column }} as varchar))
+                    || ' is not a number in {{ bounds[0] }}..{{ bounds[1] }}'
             {%- endfor %}
         end as reason
     from flagged

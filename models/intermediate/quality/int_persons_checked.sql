@@ -5,11 +5,18 @@ persons as (
     select * from {{ ref('stg_register__persons') }}
 ),
 
+first_rows as (
+    select min(source_row) as source_row, true as is_first
+    from persons
+    group by person_id
+),
+
 ranked as (
     select
-        *,
-        row_number() over (partition by person_id order by source_row) as person_rank
+        persons.*,
+        first_rows.is_first is null as is_duplicate
     from persons
+    left join first_rows using (source_row)
 ),
 
 flagged as (
@@ -17,7 +24,7 @@ flagged as (
         *,
         person_id is null or trim(person_id) = '' as is_id_missing,
         sex is null or sex not in ('M', 'F') as is_sex_invalid,
-        birth_date_raw is not null and birth_date is null as is_birth_unreadable,
+        birth_date_unparsed is not null as is_birth_unreadable,
         birth_date > date '{{ var("data_end_date") }}' as is_birth_future,
         birth_date < date '{{ var("birth_date_min") }}' as is_birth_too_early,
         {% for column in ['country_of_birth', 'nationality_at_birth', 'current_nationality'] -%}
@@ -36,18 +43,18 @@ checked as (
         nationality_at_birth,
         current_nationality,
         case
-            when person_rank > 1 and not is_id_missing then 'person_duplicate'
+            when is_duplicate and not is_id_missing then 'person_duplicate'
             when is_id_missing or is_sex_invalid or is_birth_unreadable or coalesce(is_birth_future, false)
                 or coalesce(is_birth_too_early, false)
                 or is_country_of_birth_invalid or is_nationality_at_birth_invalid
                 or is_current_nationality_invalid then 'person_value_invalid'
         end as rule,
         case
-            when person_rank > 1 and not is_id_missing
+            when is_duplicate and not is_id_missing
                 then 'person_id ''' || person_id || ''' already on an earlier row'
             when is_id_missing then 'person_id is empty'
             when is_sex_invalid then 'sex ''' || coalesce(sex, '') || ''' is not M or F'
-            when is_birth_unreadable then 'birth_date ''' || birth_date_raw || ''' is not a date'
+            when is_birth_unreadable then 'birth_date ''' || birth_date_unparsed || ''' is not a date'
             when coalesce(is_birth_future, false)
                 then 'birth_date ' || cast(birth_date as varchar) || ' lies after the data period'
             when coalesce(is_birth_too_early, false)

@@ -4,7 +4,7 @@ with
 moves as (
     select
         'moves' as source_table,
-        coalesce(move_id_raw, '') as source_key,
+        coalesce(move_key, '') as source_key,
         source_row,
         rule,
         reason,
@@ -28,7 +28,7 @@ persons as (
 incomes as (
     select
         'incomes' as source_table,
-        coalesce(person_id, '') || '|' || coalesce(cast(income_year as varchar), '') as source_key,
+        coalesce(person_id, '') || '|' || coalesce(cast(income_year as varchar), income_year_unparsed, '') as source_key,
         source_row,
         rule,
         reason,

@@ -1,4 +1,4 @@
--- One row per raw person-year income row, typed to the contract; *_raw keep the text for the checks.
+-- One row per raw person-year income row, typed to the contract; *_unparsed keep unreadable text for the checks.
 with source as (
     select * from {{ source('register', 'incomes') }}
 ),
@@ -9,10 +9,10 @@ renamed as (
         -- keys
         cast(person_id as varchar) as person_id,
         try_cast(income_year as integer) as income_year,
-        cast(income_year as varchar) as income_year_raw,
+        {{ unparsed('income_year', 'integer') }} as income_year_unparsed,
         -- income, EUR per year
         try_cast(disposable_income as double) as disposable_income,
-        cast(disposable_income as varchar) as disposable_income_raw,
+        {{ unparsed('disposable_income', 'double') }} as disposable_income_unparsed,
         try_cast(household_equivalised_income as double) as household_equivalised_income,
         -- household
         cast(household_id as varchar) as household_id,
