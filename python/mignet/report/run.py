@@ -47,6 +47,7 @@ class RunContext:
     generator: dict
     dbt_vars: dict
     force: bool
+    gof_sims: int = 200
     outputs: dict = field(default_factory=dict)  # this run's outputs of each stage, by stage name
     raw_cache: dict = field(default_factory=dict)
 
@@ -172,7 +173,7 @@ def out_fit(ctx, outputs):
 
 
 def fp_gof(ctx):
-    return {"fitted": ctx.output("fit", "fitted"), "n_sim": GOF_SIMULATIONS, "seed": GOF_SEED, "code": code_hash("network")}
+    return {"fitted": ctx.output("fit", "fitted"), "n_sim": ctx.gof_sims, "seed": GOF_SEED, "code": code_hash("network")}
 
 
 def out_gof(ctx, outputs):
@@ -300,7 +301,7 @@ def run_fit(ctx, say):
 def run_gof_stage(ctx, say):
     from mignet.network.gof import run_gof
 
-    gof = run_gof(ctx.settings, n_sim=GOF_SIMULATIONS, seed=GOF_SEED, progress=say)
+    gof = run_gof(ctx.settings, n_sim=ctx.gof_sims, seed=GOF_SEED, progress=say)
     return {"rows": int(len(gof))}
 
 
@@ -332,7 +333,7 @@ def _echo(message: str = "", **kw) -> None:
 
 def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: dict | None = None,
                  force: bool = False, echo: Callable[[str], None] = _echo, result: dict | None = None,
-                 until: str | None = None) -> dict:
+                 until: str | None = None, gof_sims: int = GOF_SIMULATIONS) -> dict:
     """Run the stages in order. Returns (and fills `result`, when given, as it goes) {"stages": {stage:
     {"status", "elapsed_s", "reason"}}, "outputs", "elapsed_s"}. Raises StageFailed when a stage stops the
     run; the stages that finished stay recorded and are skipped next time."""
@@ -340,7 +341,7 @@ def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: 
     if state.problem:
         echo(f"note: {state.problem}")
     ctx = RunContext(settings=settings, state=state, generate=generate, generator=generator,
-                     dbt_vars=dict(dbt_vars or {}), force=force)
+                     dbt_vars=dict(dbt_vars or {}), force=force, gof_sims=gof_sims)
     stages = [s for s in STAGES if generate or s.name != "generate"]
     if until is not None:
         names = [s.name for s in stages]
@@ -458,10 +459,12 @@ def _parse_vars(values: tuple[str, ...]) -> dict:
               help="Share of generated rows with injected defects (they end in quarantine or refuse certification).")
 @click.option("--dbt-var", "dbt_vars", multiple=True, metavar="KEY=VALUE",
               help="Override a dbt var of the build, e.g. --dbt-var imputation_method=median (repeatable).")
+@click.option("--gof-sims", type=click.IntRange(min=2), default=GOF_SIMULATIONS, show_default=True,
+              help="Simulations per network for the goodness of fit (fewer is faster, with wider bands).")
 @click.option("--force", is_flag=True, help="Rerun every stage even when it is up to date.")
 @click.option("--until", type=click.Choice([s.name for s in STAGES]), help="Stop after this stage.")
 @click.pass_context
-def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, force, until):
+def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force, until):
     """Everything end to end: generate, check, build, validate, publish, fit, gof, reports.
 
     \b
@@ -474,7 +477,7 @@ def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, force, until):
                          if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
     if raw_dir is not None:
         if generator_options:
-            raise click.UsageError(f"--{', --'.join(generator_options)} only apply when generating; drop them or --raw-dir")
+            raise click.UsageError(f"--{', --'.join(generator_options)}: generator options apply only without --raw-dir")
         if not raw_dir.is_dir():
             raise click.BadParameter(f"{raw_dir} is not a folder", param_hint="--raw-dir")
         settings = dataclasses.replace(settings, raw_dir=raw_dir.resolve())
@@ -484,7 +487,7 @@ def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, force, until):
     result: dict = {"stages": {}}
     try:
         run_pipeline(settings, generate=raw_dir is None, generator=generator, dbt_vars=_parse_vars(dbt_vars),
-                     force=force, result=result, until=until)
+                     force=force, result=result, until=until, gof_sims=gof_sims)
     except StageFailed:
         print_summary(settings, result)
         click.echo("mignet run stopped; the stages that finished are kept and will be skipped next time.", err=True)

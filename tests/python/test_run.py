@@ -1,0 +1,105 @@
+"""`mignet run` end to end on a small generated register (scale 0.01): every stage runs and both reports
+appear; a second run skips everything as up to date; a removed output or a changed input reruns exactly
+what depends on it, saying why."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from mignet.report.run import run
+from mignet.report.runstate import RunState, differences, files_fingerprint
+
+STAGES = ["generate", "check-raw", "build", "validate", "publish", "fit", "gof", "report"]
+
+
+def _statuses(output: str) -> dict[str, str]:
+    """{stage: status} from the closing summary."""
+    summary = output.split("\nSummary\n", 1)[1]
+    return {m.group(1): m.group(2) for m in re.finditer(r"^  (\S+)\s+(ran|up to date|failed)\s", summary, re.M)}
+
+
+@pytest.fixture
+def run_env(tmp_path, monkeypatch):
+    for name, value in {"MIGNET_DATA_DIR": tmp_path / "data", "MIGNET_REPORTS_DIR": tmp_path / "reports"}.items():
+        monkeypatch.setenv(name, str(value))
+    for name in ("MIGNET_RAW_DIR", "MIGNET_WAREHOUSE", "MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
+    args = ["--scale", "0.01", "--seed", "7", "--gof-sims", "10"]
+    runner = CliRunner()
+    first = runner.invoke(run, args)
+    assert first.exit_code == 0, first.output + repr(first.exception)
+    assert _statuses(first.output) == {s: "ran" for s in STAGES}
+    models = run_env / "reports" / "models" / "index.html"
+    quality = run_env / "reports" / "quality" / "index.html"
+    assert models.is_file() and quality.is_file()
+    assert f"analysis report: {models}" in first.output
+    assert re.search(r"certified: .*mart_network_dyads", first.output)
+    page = models.read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") >= 5
+    assert "seed=7" in page  # the methods section states the generator parameters of this run
+    state = json.loads((run_env / "data" / "run_state.json").read_text())
+    assert set(state["stages"]) == set(STAGES)
+    assert state["run"]["build_id"] == state["stages"]["build"]["outputs"]["build_id"]
+
+    second = runner.invoke(run, args)
+    assert second.exit_code == 0, second.output
+    assert _statuses(second.output) == {s: "up to date" for s in STAGES}
+    assert second.output.count("... up to date") == len(STAGES)
+
+    models.unlink()
+    third = runner.invoke(run, args)
+    assert third.exit_code == 0, third.output
+    assert _statuses(third.output) == {**{s: "up to date" for s in STAGES[:-1]}, "report": "ran"}
+    assert f"report: write the analysis report ... runs ({models} is missing)" in third.output
+
+    # More simulations change the goodness of fit only: gof and the report rerun, the rest is kept.
+    fourth = runner.invoke(run, [*args[:-1], "12"])
+    assert fourth.exit_code == 0, fourth.output
+    assert _statuses(fourth.output) == {**{s: "up to date" for s in STAGES[:-2]}, "gof": "ran", "report": "ran"}
+    assert "runs (n_sim 10 -> 12)" in fourth.output
+
+
+def test_generator_options_are_refused_with_a_raw_dir(run_env):
+    raw = run_env / "extract"
+    raw.mkdir()
+    result = CliRunner().invoke(run, ["--raw-dir", str(raw), "--scale", "0.5"])
+    assert result.exit_code == 2
+    assert "--scale: generator options apply only without --raw-dir" in result.output
+
+
+def test_broken_extract_stops_at_check_raw_with_file_and_rule(run_env):
+    raw = run_env / "extract"
+    raw.mkdir()
+    (raw / "moves.csv").write_text("move_id,person_id\n1,p1\n")
+    result = CliRunner().invoke(run, ["--raw-dir", str(raw)])
+    assert result.exit_code == 1
+    assert "moves.csv" in result.output and "rule" in result.output
+    assert _statuses(result.output) == {"check-raw": "failed"}
+    state = RunState(run_env / "data" / "run_state.json")
+    assert state.failure("check-raw")
+    again = CliRunner().invoke(run, ["--raw-dir", str(raw)])
+    assert "runs (it failed last time:" in again.output
+
+
+def test_fingerprints_name_what_changed(tmp_path):
+    (tmp_path / "moves.parquet").write_bytes(b"a" * 10)
+    (tmp_path / "persons.parquet").write_bytes(b"b" * 10)
+    cache: dict = {}
+    before = files_fingerprint(tmp_path, cache)
+    assert set(cache) == {"moves.parquet", "persons.parquet"}
+    (tmp_path / "moves.parquet").write_bytes(b"c" * 10)  # same size, new content
+    os.utime(tmp_path / "moves.parquet", ns=(1, 1))  # and a different mtime even on a coarse clock
+    after = files_fingerprint(tmp_path, dict(cache))
+    assert differences({"raw_files": before, "seed": 1}, {"raw_files": after, "seed": 2}) == [
+        "raw_files changed (moves.parquet)", "seed 1 -> 2"]
+    assert differences(None, {"x": 1}) == ["never run"]
