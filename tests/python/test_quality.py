@@ -237,3 +237,10 @@ def test_validate_says_clearly_when_the_warehouse_is_held_open(tmp_path):
     finally:
         holder.stdin.close()
         holder.wait(timeout=30)
+
+
+def test_gx_details_mask_small_counts(defect_run):
+    _, result = defect_run
+    dup = next(c for c in result.certifications["fct_moves"].checks
+               if c.check_name == "primary_key.expect_column_values_to_be_between(duplicate_keys)")
+    assert dup.status == "fail" and "unexpected values <10" in dup.detail

@@ -11,6 +11,7 @@ per network, ...), and GX validates that frame through a pandas batch. Expectati
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -316,7 +317,7 @@ class GxRunner:
             observed = res.get("observed_value")
             detail = description
             if observed is not None:
-                detail += f"; observed {observed}"
+                detail += f"; observed {_fmt_values([observed]) if isinstance(observed, numbers.Number) else observed}"
             if res.get("partial_unexpected_list"):
                 detail += f"; unexpected values {_fmt_values(res['partial_unexpected_list'][:5])}"
             if exception:
@@ -343,9 +344,13 @@ class GxRunner:
 
 
 def _fmt_values(values) -> str:
+    """Values for the report; counts from 1 to 9 show as <10 (the report's disclosure rule)."""
     out = []
     for v in values:
-        out.append(f"{v:.4g}" if isinstance(v, float) else str(v))
+        if isinstance(v, numbers.Integral) and not isinstance(v, bool) and 0 < abs(int(v)) < 10:
+            out.append("<10")
+        else:
+            out.append(f"{v:.4g}" if isinstance(v, numbers.Real) and not isinstance(v, numbers.Integral) else str(v))
     return ", ".join(out)
 
 
