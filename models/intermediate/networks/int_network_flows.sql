@@ -1,10 +1,16 @@
 -- Inter-municipal moves counted per network (period x group) and ordered pair of vintage municipalities.
--- Only the pairs with at least one move; the dyads mart adds the zeros.
+-- Only the pairs with at least one move; the dyads mart adds the zeros. Reads fct_moves (the enriched moves
+-- exist only there, written once).
 with
 
 moves as (
-    select period_label, age_band, income_group, origin_vintage_nis, destination_vintage_nis
-    from {{ ref('int_moves_enriched') }}
+    select
+        period_label,
+        age_band,
+        income_group,
+        origin_nis as origin_vintage_nis,
+        destination_nis as destination_vintage_nis
+    from {{ ref('fct_moves') }}
     where is_inter_municipal and period_label is not null
 ),
 

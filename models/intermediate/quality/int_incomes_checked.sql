@@ -11,7 +11,7 @@ person_ids as (
     select distinct person_id from {{ ref('stg_register__persons') }} where person_id is not null
 ),
 
-value_checked as (
+value_checked as not materialized (
     select
         *,
         case
@@ -37,19 +37,35 @@ value_checked as (
     from incomes
 ),
 
-first_rows as (
-    select min(source_row) as source_row, true as is_first
+-- duplicates: first the keys seen twice, by a 64-bit hash (one cheap aggregation over every row), then the
+-- exact keys among those few suspects, ranked in file order
+duplicate_hashes as (
+    select hash(person_id, income_year) as key_hash
     from value_checked
     where value_rule is null
-    group by person_id, income_year
+    group by key_hash
+    having count(*) > 1
+),
+
+duplicates as (
+    select source_row, true as is_duplicate
+    from (
+        select
+            source_row,
+            row_number() over (partition by person_id, income_year order by source_row) as key_rank
+        from value_checked
+        where value_rule is null
+            and hash(person_id, income_year) in (select key_hash from duplicate_hashes)
+    )
+    where key_rank > 1
 ),
 
 ranked as (
     select
         value_checked.*,
-        value_checked.value_rule is null and first_rows.is_first is null as is_duplicate
+        coalesce(duplicates.is_duplicate, false) as is_duplicate
     from value_checked
-    left join first_rows using (source_row)
+    left join duplicates using (source_row)
 ),
 
 checked as (

@@ -7,7 +7,8 @@
 
 with
 
-moves as (
+-- read once per use rather than materialised: each use needs only a few columns
+moves as not materialized (
     select * from {{ ref('stg_register__moves') }}
 ),
 
@@ -27,31 +28,69 @@ persons as (
     select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
 ),
 
--- duplicates by aggregation (cheaper than window sorts at register scale): the first row of each group stays
-exact_first as (
-    select min(source_row) as source_row, true as is_exact_first
-    from moves
-    group by
+-- duplicates: first the rows whose 64-bit hash is seen twice (one cheap aggregation over every row), then the
+-- exact values among those few suspects, ranked in file order (the first row stays)
+exact_hashes as (
+    select hash(
         person_id, move_date, move_date_unparsed, move_type, origin_nis, destination_nis, origin_country,
         destination_country, origin_x, origin_y, destination_x, destination_y, origin_x_unparsed,
         origin_y_unparsed, destination_x_unparsed, destination_y_unparsed
+    ) as row_hash
+    from moves
+    group by row_hash
+    having count(*) > 1
 ),
 
-near_first as (
-    select min(moves.source_row) as source_row, true as is_near_first
+exact_duplicates as (
+    select source_row, true as is_exact_duplicate
+    from (
+        select
+            source_row,
+            row_number() over (partition by
+                person_id, move_date, move_date_unparsed, move_type, origin_nis, destination_nis, origin_country,
+                destination_country, origin_x, origin_y, destination_x, destination_y, origin_x_unparsed,
+                origin_y_unparsed, destination_x_unparsed, destination_y_unparsed
+                order by source_row) as exact_rank
+        from moves
+        where hash(
+            person_id, move_date, move_date_unparsed, move_type, origin_nis, destination_nis, origin_country,
+            destination_country, origin_x, origin_y, destination_x, destination_y, origin_x_unparsed,
+            origin_y_unparsed, destination_x_unparsed, destination_y_unparsed
+        ) in (select row_hash from exact_hashes)
+    )
+    where exact_rank > 1
+),
+
+-- near duplicates: same person, date, type and codes as an earlier row that is not an exact duplicate
+near_hashes as (
+    select hash(person_id, move_date, move_type, origin_nis, destination_nis) as row_hash
     from moves
-    inner join exact_first using (source_row)
-    group by moves.person_id, moves.move_date, moves.move_type, moves.origin_nis, moves.destination_nis
+    where source_row not in (select source_row from exact_duplicates)
+    group by row_hash
+    having count(*) > 1
+),
+
+near_duplicates as (
+    select source_row, true as is_near_duplicate
+    from (
+        select
+            source_row,
+            row_number() over (partition by person_id, move_date, move_type, origin_nis, destination_nis order by source_row) as near_rank
+        from moves
+        where hash(person_id, move_date, move_type, origin_nis, destination_nis) in (select row_hash from near_hashes)
+            and source_row not in (select source_row from exact_duplicates)
+    )
+    where near_rank > 1
 ),
 
 with_duplicates as (
     select
         moves.*,
-        exact_first.is_exact_first is null as is_exact_duplicate,
-        exact_first.is_exact_first and near_first.is_near_first is null as is_near_duplicate
+        coalesce(exact_duplicates.is_exact_duplicate, false) as is_exact_duplicate,
+        coalesce(near_duplicates.is_near_duplicate, false) as is_near_duplicate
     from moves
-    left join exact_first using (source_row)
-    left join near_first using (source_row)
+    left join exact_duplicates using (source_row)
+    left join near_duplicates using (source_row)
 ),
 
 sides as (

@@ -1,22 +1,31 @@
 -- Every raw persons row with the first quarantine rule it breaks (NULL = clean) and a readable reason.
 with
 
-persons as (
+persons as not materialized (
     select * from {{ ref('stg_register__persons') }}
 ),
 
-first_rows as (
-    select min(source_row) as source_row, true as is_first
-    from persons
-    group by person_id
+-- duplicates: the ids seen twice (one aggregation), then those few ranked in file order
+duplicate_ids as (
+    select person_id from persons where person_id is not null group by person_id having count(*) > 1
+),
+
+duplicates as (
+    select source_row, true as is_duplicate
+    from (
+        select source_row, row_number() over (partition by person_id order by source_row) as person_rank
+        from persons
+        where person_id in (select person_id from duplicate_ids)
+    )
+    where person_rank > 1
 ),
 
 ranked as (
     select
         persons.*,
-        first_rows.is_first is null as is_duplicate
+        coalesce(duplicates.is_duplicate, false) as is_duplicate
     from persons
-    left join first_rows using (source_row)
+    left join duplicates using (source_row)
 ),
 
 flagged as (
