@@ -53,7 +53,8 @@ def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
 
     second = runner.invoke(run, args)
     assert second.exit_code == 0, second.output
-    assert _statuses(second.output) == {s: "up to date" for s in STAGES}
+    # (a source file edited during the test, e.g. by a concurrent checkout edit, rightly reruns its stage)
+    assert _statuses(second.output) == {s: "up to date" for s in STAGES}, second.output[-3000:]
     assert second.output.count("... up to date") == len(STAGES)
 
     models.unlink()
