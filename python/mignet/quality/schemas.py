@@ -158,6 +158,13 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
             differed = (df["origin_nis_raw"] != df["destination_nis_raw"]).fillna(False)
             return _implies(df["became_intra_by_harmonisation"], same_now & differed)
 
+        @pa.dataframe_check(name="code_remapped_implies_a_code_changed")
+        def check_code_remapped(cls, df):
+            changed = (df["origin_nis"] != df["origin_nis_raw"]).fillna(False) | (
+                df["destination_nis"] != df["destination_nis_raw"]
+            ).fillna(False)
+            return _implies(df["code_remapped"], changed)
+
         @pa.dataframe_check(name="age_band_matches_age_at_move")
         def check_age_band_ok(cls, df):
             age = df["age_at_move"]
