@@ -1,7 +1,8 @@
 """`mignet run`: the whole pipeline in one command, skipping what is up to date.
 
-Stages: generate (only without --raw-dir) -> check-raw -> build (dbt) -> validate (certify) -> publish ->
-fit -> gof -> report. Each stage's inputs are fingerprinted into `data/run_state.json`; a stage is skipped
+Stages: generate (only without --raw-dir) -> check-raw -> build (dbt) -> validate (certify) -> fit -> gof ->
+publish -> report. Publishing comes after the models so that a release carries the estimates fitted on
+exactly the marts it holds. Each stage's inputs are fingerprinted into `data/run_state.json`; a stage is skipped
 when its fingerprint is unchanged and its outputs exist, and otherwise the run says why it reruns. If
 validation refuses a mart the run stops before the models, pointing to the quality report.
 """
@@ -143,7 +144,8 @@ def out_validate(ctx, outputs):
 
 
 def fp_publish(ctx):
-    return {"certifications": ctx.output("validate", "certification_ids"), "code": code_hash("quality")}
+    return {"certifications": ctx.output("validate", "certification_ids"), "fitted": ctx.output("fit", "fitted"),
+            "code": code_hash("quality")}
 
 
 def out_publish(ctx, outputs):
@@ -318,9 +320,9 @@ STAGES = [
     Stage("check-raw", "check the raw extract against the contract", fp_check_raw, lambda c, o: None, run_check_raw),
     Stage("build", "dbt build into a fresh warehouse", fp_build, out_build, run_build),
     Stage("validate", "validate and certify the marts", fp_validate, out_validate, run_validate),
-    Stage("publish", "publish certified marts for analysts", fp_publish, out_publish, run_publish),
     Stage("fit", "fit the ERGMs", fp_fit, out_fit, run_fit),
     Stage("gof", "goodness of fit by simulation", fp_gof, out_gof, run_gof_stage),
+    Stage("publish", "publish certified marts and model estimates for analysts", fp_publish, out_publish, run_publish),
     Stage("report", "write the analysis report", fp_report, out_report, run_report),
 ]
 
@@ -465,7 +467,7 @@ def _parse_vars(values: tuple[str, ...]) -> dict:
 @click.option("--until", type=click.Choice([s.name for s in STAGES]), help="Stop after this stage.")
 @click.pass_context
 def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force, until):
-    """Everything end to end: generate, check, build, validate, publish, fit, gof, reports.
+    """Everything end to end: generate, check, build, validate, fit, gof, publish, reports.
 
     \b
     Without --raw-dir a synthetic register is generated into $MIGNET_RAW_DIR (default data/raw).
