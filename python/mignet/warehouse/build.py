@@ -67,12 +67,35 @@ def _summarise(run_results: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(failures), tuple(warnings)
 
 
+def _generate_docs(dbt: list[str], dbt_vars: dict | None, settings: Settings, env: dict, work: Path,
+                   artifacts: Path, say) -> None:
+    """`dbt docs generate --static` on the fresh warehouse: the documentation of every model and column, with
+    the catalog of this build, as one file that opens without a server (`<artifacts>/index.html`, linked
+    from the quality report). Documentation is a by-product: if it fails, the build still stands."""
+    command = [*dbt, "docs", "generate", "--static", "--project-dir", str(settings.project_root),
+               "--profiles-dir", str(settings.project_root)]
+    if dbt_vars:
+        command += ["--vars", json.dumps(dbt_vars)]
+    done = subprocess.run(command, cwd=settings.project_root, env=env, capture_output=True, text=True)
+    static = work / "target" / "static_index.html"
+    if done.returncode != 0 or not static.is_file():
+        say("dbt docs generate failed; the build stands without its documentation:\n"
+            + "\n".join((done.stdout or "").splitlines()[-10:]))
+        return
+    shutil.copy2(static, artifacts / "index.html")
+    if (work / "target" / "catalog.json").is_file():
+        shutil.copy2(work / "target" / "catalog.json", artifacts / "catalog.json")
+    say(f"dbt docs: {artifacts / 'index.html'}")
+
+
 def build_warehouse(settings: Settings, dbt_vars: dict | None = None, progress: Progress = None,
-                    select: str | None = None) -> BuildResult:
+                    select: str | None = None, docs: bool = True) -> BuildResult:
     """Run `dbt build` (seeds, models, tests) on `settings.raw_dir` into a fresh file, then swap it in.
 
     dbt_vars override the vars of dbt_project.yml (e.g. {"target_vintage": 2025}). `select` passes a dbt
-    selection (for partial builds in development; the swap still only happens when dbt succeeded).
+    selection (for partial builds in development; the swap still only happens when dbt succeeded). With
+    `docs`, a successful build also writes its dbt documentation (`dbt docs generate --static`) beside its
+    artifacts.
     Returns a BuildResult; ok is False when dbt failed, and then the previous warehouse is untouched.
     """
     say = progress or (lambda message: None)
@@ -125,6 +148,8 @@ def build_warehouse(settings: Settings, dbt_vars: dict | None = None, progress: 
         failures = ("dbt exited with code " + str(returncode) + ":\n" + "\n".join(tail),)
 
     ok = returncode == 0
+    if ok and docs and run_results_path is not None:
+        _generate_docs(command[:1], dbt_vars, settings, env, work, run_results_path.parent, say)
     warehouse = None
     if ok:
         settings.warehouse.parent.mkdir(parents=True, exist_ok=True)
