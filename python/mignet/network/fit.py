@@ -118,15 +118,20 @@ def fit_networks(networks: dict, method: str = "mle", terms=None, certification_
     return pd.concat(frames, ignore_index=True)
 
 
-def write_estimates(settings: Settings, estimates: pd.DataFrame) -> None:
+def write_results_table(settings: Settings, table: str, frame: pd.DataFrame) -> None:
+    """Replace `results.<table>` in the warehouse by `frame`."""
     con = duckdb.connect(str(settings.warehouse))
     try:
         con.execute("create schema if not exists results")
-        con.register("new_estimates", estimates)
-        con.execute("create or replace table results.model_estimates as select * from new_estimates")
-        con.unregister("new_estimates")
+        con.register("new_rows", frame)
+        con.execute(f"create or replace table results.{table} as select * from new_rows")
+        con.unregister("new_rows")
     finally:
         con.close()
+
+
+def write_estimates(settings: Settings, estimates: pd.DataFrame) -> None:
+    write_results_table(settings, "model_estimates", estimates)
 
 
 def fit_all(settings: Settings, method: str = "mle", progress=None) -> pd.DataFrame:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from mignet.network.fit import read_network_dyads, split_networks
+from mignet.network.fit import read_network_dyads, split_networks, write_results_table
 from mignet.network.model import ErgmModel
 from mignet.settings import Settings
 
@@ -173,14 +173,7 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
                      f"{scalar.loc['reciprocity', 'sim_mean']:.3f} [{scalar.loc['reciprocity', 'sim_low']:.3f}, "
                      f"{scalar.loc['reciprocity', 'sim_high']:.3f}] ({time.perf_counter() - start:.1f} s)")
     gof = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GOF_COLUMNS)
-    con = duckdb.connect(str(settings.warehouse))
-    try:
-        con.execute("create schema if not exists results")
-        con.register("new_gof", gof)
-        con.execute("create or replace table results.model_gof as select * from new_gof")
-        con.unregister("new_gof")
-    finally:
-        con.close()
+    write_results_table(settings, "model_gof", gof)
     paths = plot_gof(gof, settings.reports_dir / "models" / "figures", all_networks=all_figures)
     if progress:
         progress(f"wrote results.model_gof ({len(gof)} rows) and {len(paths)} figures to {settings.reports_dir / 'models' / 'figures'}")
