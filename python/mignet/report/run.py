@@ -188,7 +188,7 @@ def out_gof(ctx, outputs):
 def fp_report(ctx):
     polygons = ctx.settings.reference_dir / "municipalities_2019_polygons_wgs84.geojson"
     return {
-        "fitted": ctx.output("fit", "fitted"), "gof": ctx.output("gof", "rows"),
+        "fitted": ctx.output("fit", "fitted"), "gof": [ctx.output("gof", "rows"), ctx.output("gof", "computed_at")],
         "certifications": ctx.output("validate", "certification_ids"),
         "release_id": ctx.output("publish", "release_id"),
         "polygons": (f"{polygons.stat().st_size}:{polygons.stat().st_mtime_ns}" if polygons.is_file() else None),
@@ -304,7 +304,8 @@ def run_gof_stage(ctx, say):
     from mignet.network.gof import run_gof
 
     gof = run_gof(ctx.settings, n_sim=ctx.gof_sims, seed=GOF_SEED, progress=say)
-    return {"rows": int(len(gof))}
+    # when it ran, so that the report (which draws the gof figures) knows it is out of date
+    return {"rows": int(len(gof)), "n_sim": ctx.gof_sims, "computed_at": time.time()}
 
 
 def run_report(ctx, say):
