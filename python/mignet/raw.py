@@ -18,6 +18,8 @@ from pathlib import Path
 import click
 import duckdb
 
+from mignet import db
+
 from mignet import contract
 
 # (table, column) -> quarantine rule of the warehouse for a value that cannot be read as the type
@@ -187,7 +189,7 @@ def check_raw(folder) -> dict:
     folder = Path(folder)
     if not folder.is_dir():
         raise RawContractError(folder, [Problem(str(folder), "folder_missing", "the extract folder does not exist")])
-    con = duckdb.connect()
+    con = db.connect()
     reports: dict[str, TableReport] = {}
     errors: list[Problem] = []
     try:

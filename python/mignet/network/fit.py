@@ -7,7 +7,8 @@ import time
 import warnings
 from datetime import datetime, timezone
 
-import duckdb
+
+from mignet import db
 import numpy as np
 import pandas as pd
 
@@ -44,7 +45,7 @@ def read_network_dyads(settings: Settings, columns: list[str] | None = None):
     columns = columns or DYAD_COLUMNS
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = db.connect(str(settings.warehouse), read_only=True)
     try:
         cert = verify_certified(con, DYAD_MART)
         known = {r[0] for r in con.execute(
@@ -120,7 +121,7 @@ def fit_networks(networks: dict, method: str = "mle", terms=None, certification_
 
 def write_results_table(settings: Settings, table: str, frame: pd.DataFrame) -> None:
     """Replace `results.<table>` in the warehouse by `frame`."""
-    con = duckdb.connect(str(settings.warehouse))
+    con = db.connect(str(settings.warehouse))
     try:
         con.execute("create schema if not exists results")
         con.register("new_rows", frame)

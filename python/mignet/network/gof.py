@@ -13,7 +13,8 @@ import time
 import warnings
 from datetime import datetime, timezone
 
-import duckdb
+
+from mignet import db
 import numpy as np
 import pandas as pd
 from scipy import sparse
@@ -125,7 +126,7 @@ def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: 
 def _read_estimates(settings: Settings) -> pd.DataFrame:
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = db.connect(str(settings.warehouse), read_only=True)
     try:
         n = con.execute("select count(*) from information_schema.tables where table_schema = 'results' "
                         "and table_name = 'model_estimates'").fetchone()[0]

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import duckdb
+
+from mignet import db
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logsumexp
@@ -111,7 +112,7 @@ def scenario(settings: Settings, origin: str, destination: str, period: str, gro
     group_type, group_value = group_type_of(group)
     if not settings.warehouse.exists():
         raise ScenarioError(f"warehouse {settings.warehouse} does not exist; run `mignet build` and `mignet fit` first")
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = db.connect(str(settings.warehouse), read_only=True)
     try:
         o_nis, o_name = resolve_municipality(con, origin)
         d_nis, d_name = resolve_municipality(con, destination)

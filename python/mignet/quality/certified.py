@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
+
+from mignet import db
 import pandas as pd
 
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
@@ -69,7 +71,7 @@ def read_certified(settings: Settings, mart: str, columns: list[str] | None = No
     """Read a certified mart into pandas; refuse with `NotCertifiedError` when it is not certified."""
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = db.connect(str(settings.warehouse), read_only=True)
     try:
         cert = verify_certified(con, mart)
         if columns:

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import duckdb
 
+from mignet import db
+
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
 from mignet.quality.certified import NotCertifiedError, verify_certified
 from mignet.quality.params import QualityParams, load_params
@@ -125,10 +127,10 @@ def switch_current(releases_dir: Path, release_id: str) -> None:
     os.replace(tmp, link)
 
 
-def _holder_of(db: Path) -> str | None:
-    """None when nobody holds `db` open; otherwise DuckDB's description of the lock holder."""
+def _holder_of(database: Path) -> str | None:
+    """None when nobody holds `database` open; otherwise DuckDB's description of the lock holder."""
     try:
-        con = duckdb.connect(str(db))
+        con = db.connect(str(database))
     except duckdb.Error as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -149,37 +151,37 @@ def _views_sql(settings: Settings, tables: list[str]) -> list[str]:
 
 def ensure_analytics_db(settings: Settings, tables: list[str], say) -> str:
     """Make analytics.duckdb hold one view per published table; rewrite it only when needed."""
-    db = settings.analytics_db
-    state_path = db.with_name(db.name + ".views.json")
+    analytics = settings.analytics_db
+    state_path = analytics.with_name(analytics.name + ".views.json")
     wanted = {"tables": sorted(tables), "current": str(settings.releases_dir.resolve() / CURRENT)}
-    if db.exists() and state_path.exists():
+    if analytics.exists() and state_path.exists():
         try:
             if json.loads(state_path.read_text()) == wanted:
                 return "unchanged"
         except json.JSONDecodeError:
             pass
-    db.parent.mkdir(parents=True, exist_ok=True)
-    tmp = db.with_name(f".{db.name}.{os.getpid()}.tmp")
+    analytics.parent.mkdir(parents=True, exist_ok=True)
+    tmp = analytics.with_name(f".{analytics.name}.{os.getpid()}.tmp")
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         if leftover.exists():
             leftover.unlink()
-    con = duckdb.connect(str(tmp))
+    con = db.connect(str(tmp))
     try:
         for sql in _views_sql(settings, tables):
             con.execute(sql)
         con.execute("checkpoint")
     finally:
         con.close()
-    holder = _holder_of(db) if db.exists() else None
+    holder = _holder_of(analytics) if analytics.exists() else None
     if holder is None:
-        wal = db.with_name(db.name + ".wal")
+        wal = analytics.with_name(analytics.name + ".wal")
         if wal.exists():
             wal.unlink()  # belongs to the file being replaced; it must not be replayed onto the new one
-    os.replace(tmp, db)
+    os.replace(tmp, analytics)
     state_path.write_text(json.dumps(wanted))
     if holder:
         say(
-            f"note: {db} was open in {holder}; a new file with the views of {len(tables)} tables replaced it. "
+            f"note: {analytics} was open in {holder}; a new file with the views of {len(tables)} tables replaced it. "
             "That session keeps its old view list until it reconnects; the data already switched through "
             f"{settings.releases_dir / CURRENT}."
         )
@@ -205,7 +207,7 @@ def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str
     params = load_params(settings)
     releases_dir = settings.releases_dir
     with _publish_lock(releases_dir):
-        con = duckdb.connect(str(settings.warehouse), read_only=True)
+        con = db.connect(str(settings.warehouse), read_only=True)
         try:
             certs, refused = {}, []
             for mart in CERTIFIED_MARTS:
@@ -257,7 +259,7 @@ def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str
                     "tables": tables,
                 }
                 (tmp / "release.json").write_text(json.dumps(manifest, indent=2))
-                info = duckdb.connect()
+                info = db.connect()
                 try:
                     info.execute(
                         "create table release_info as select * from (values " + ", ".join(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from mignet import db
+
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
 from mignet.quality.dbt_results import DbtBuild, current_build_artifacts, load_dbt_build
 from mignet.quality.params import load_params
@@ -76,7 +78,7 @@ def validate(
     started = datetime.now(timezone.utc)
 
     try:
-        con = duckdb.connect(str(settings.warehouse))
+        con = db.connect(str(settings.warehouse))
     except duckdb.Error as exc:
         if "lock" not in str(exc).lower():
             raise

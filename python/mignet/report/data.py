@@ -9,7 +9,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+
+from mignet import db
 import pandas as pd
 import yaml
 
@@ -76,7 +77,7 @@ def read_run_state(settings: Settings) -> dict:
 def load_report_inputs(settings: Settings) -> ReportInputs:
     if not settings.warehouse.is_file():
         raise ReportInputError(f"no warehouse at {settings.warehouse}: run `mignet run` (or build, validate, fit) first")
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = db.connect(str(settings.warehouse), read_only=True)
     try:
         return _load(con, settings)
     finally:

@@ -202,11 +202,11 @@ def out_report(ctx, outputs):
 
 
 def _count(settings: Settings, schema: str, table: str, where: str | None = None, params=None) -> int | None:
-    import duckdb
+    from mignet import db
 
     if not settings.warehouse.is_file():
         return None
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = db.connect(str(settings.warehouse), read_only=True)
     try:
         exists = con.execute(
             "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
