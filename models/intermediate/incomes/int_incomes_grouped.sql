@@ -1,4 +1,6 @@
 -- Imputed incomes with their income group: lower_cut <= income < upper_cut of the year's cut points.
+-- A view: its only reader is fct_incomes, so the 17 million rows are written once, there.
+{{ config(materialized='view') }}
 with
 
 incomes as (

@@ -34,9 +34,10 @@ age_lookup as (
     inner join {{ ref('age_bands') }} as age_bands on ages.age between age_bands.min_age and age_bands.max_age
 ),
 
+-- the grouped incomes are written once, as fct_incomes (int_incomes_grouped is a view)
 incomes as (
     select person_id, income_year, disposable_income, income_imputed, income_group
-    from {{ ref('int_incomes_grouped') }}
+    from {{ ref('fct_incomes') }}
 ),
 
 municipalities as (
@@ -71,7 +72,8 @@ classified as (
         with_person.move_type = 'internal'
             and with_person.origin_nis <> with_person.destination_nis
             and with_person.origin_vintage_nis = with_person.destination_vintage_nis as became_intra_by_harmonisation,
-        with_person.move_year + {{ year_offset }} as income_year
+        -- integer like fct_incomes.income_year, so the join below compares without a cast per income row
+        cast(with_person.move_year + {{ year_offset }} as integer) as income_year
     from with_person
     left join period_days on period_days.day = with_person.move_date
     left join age_lookup on age_lookup.age = with_person.age_at_move

@@ -7,8 +7,9 @@ incomes as (
     select * from {{ ref('stg_register__incomes') }}
 ),
 
+-- every raw persons row is in int_persons_checked (already written): no second read of the raw file
 person_ids as (
-    select distinct person_id from {{ ref('stg_register__persons') }} where person_id is not null
+    select distinct person_id from {{ ref('int_persons_checked') }} where person_id is not null
 ),
 
 value_checked as not materialized (

@@ -20,8 +20,9 @@ vintage_map as (
     select nis_code, vintage_nis from {{ ref('int_nis_code_vintage_map') }}
 ),
 
+-- every raw persons row is in int_persons_checked (already written): no second read of the raw file
 person_ids as (
-    select distinct person_id from {{ ref('stg_register__persons') }} where person_id is not null
+    select distinct person_id from {{ ref('int_persons_checked') }} where person_id is not null
 ),
 
 persons as (
