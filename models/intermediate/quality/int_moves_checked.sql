@@ -20,13 +20,14 @@ vintage_map as (
     select nis_code, vintage_nis from {{ ref('int_nis_code_vintage_map') }}
 ),
 
--- every raw persons row is in int_persons_checked (already written): no second read of the raw file
-person_ids as (
-    select distinct person_id from {{ ref('int_persons_checked') }} where person_id is not null
-),
-
+-- every person id of the raw persons file (int_persons_checked keeps every row, so the raw file is not read
+-- again) with the birth date of its clean row, if any: one join instead of two. A person id has at most one
+-- clean row (later copies are duplicates), so max() only picks that row's date.
 persons as (
-    select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
+    select person_id, max(birth_date) filter (where rule is null) as birth_date
+    from {{ ref('int_persons_checked') }}
+    where person_id is not null
+    group by person_id
 ),
 
 -- duplicates: first the rows whose 64-bit hash is seen twice (one cheap aggregation over every row), then the
@@ -113,14 +114,13 @@ sides as (
         destination_code.valid_to as destination_valid_to,
         destination_map.vintage_nis as destination_vintage_nis,
         -- person
-        person_ids.person_id is not null as person_known,
+        persons.person_id is not null as person_known,
         persons.birth_date
     from with_duplicates
     left join municipalities as origin_code on origin_code.nis_code = with_duplicates.origin_nis
     left join vintage_map as origin_map on origin_map.nis_code = with_duplicates.origin_nis
     left join municipalities as destination_code on destination_code.nis_code = with_duplicates.destination_nis
     left join vintage_map as destination_map on destination_map.nis_code = with_duplicates.destination_nis
-    left join person_ids on person_ids.person_id = with_duplicates.person_id
     left join persons on persons.person_id = with_duplicates.person_id
 ),
 

@@ -1,22 +1,37 @@
 -- Every network (period x mover group) and every ordered pair of distinct municipalities, zero flows
 -- included: the dyads the network models are fitted on. Built as nodes x nodes within each network,
--- left-joined to the (few) pairs with moves, so the cost is one join over the N(N-1) pairs.
+-- left-joined to the (few) pairs with moves, so the cost is one join over the N(N-1) pairs. That join is on one
+-- integer per dyad (network, origin node, destination node packed in a bigint) rather than on three columns
+-- of which two are text.
 with
 
 networks as (
     select network_id, period_label, group_type, group_value, density_year from {{ ref('int_networks') }}
 ),
 
+-- each municipality numbered 1..N (N < 2^20, so a node fits in 20 bits of the dyad key)
 municipalities as (
-    select nis_code, centroid_x, centroid_y from {{ ref('int_municipalities_vintage') }}
+    select
+        nis_code,
+        centroid_x,
+        centroid_y,
+        cast(row_number() over (order by nis_code) as bigint) as node
+    from {{ ref('int_municipalities_vintage') }}
 ),
 
 population as (
     select nis_code, year, density_per_km2 from {{ ref('int_population_vintage') }}
 ),
 
+-- flows between municipalities of the vintage (the nodes), keyed by network and node numbers
 flows as (
-    select network_id, origin_nis, destination_nis, n_moves from {{ ref('int_network_flows') }}
+    select
+        (cast(flows.network_id as bigint) << 40) | (origin.node << 20) | destination.node as dyad_key,
+        (cast(flows.network_id as bigint) << 40) | (destination.node << 20) | origin.node as reverse_dyad_key,
+        flows.n_moves
+    from {{ ref('int_network_flows') }} as flows
+    inner join municipalities as origin on origin.nis_code = flows.origin_nis
+    inner join municipalities as destination on destination.nis_code = flows.destination_nis
 ),
 
 -- each municipality in each network, with the density of the period's first year
@@ -24,6 +39,7 @@ network_nodes as (
     select
         networks.network_id,
         municipalities.nis_code,
+        municipalities.node,
         municipalities.centroid_x,
         municipalities.centroid_y,
         population.density_per_km2
@@ -37,16 +53,11 @@ network_nodes as (
 -- every pair with a move in either direction, with both counts
 flow_pairs as (
     select
-        coalesce(forward.network_id, backward.network_id) as network_id,
-        coalesce(forward.origin_nis, backward.destination_nis) as origin_nis,
-        coalesce(forward.destination_nis, backward.origin_nis) as destination_nis,
+        coalesce(forward.dyad_key, backward.reverse_dyad_key) as dyad_key,
         coalesce(forward.n_moves, 0) as n_moves,
         coalesce(backward.n_moves, 0) as reverse_n_moves
     from flows as forward
-    full outer join flows as backward
-        on backward.network_id = forward.network_id
-        and backward.origin_nis = forward.destination_nis
-        and backward.destination_nis = forward.origin_nis
+    full outer join flows as backward on backward.dyad_key = forward.reverse_dyad_key
 ),
 
 dyads as (
@@ -64,11 +75,10 @@ dyads as (
     from network_nodes as origin
     inner join network_nodes as destination
         on destination.network_id = origin.network_id
-        and destination.nis_code <> origin.nis_code
+        and destination.node <> origin.node
     left join flow_pairs
-        on flow_pairs.network_id = origin.network_id
-        and flow_pairs.origin_nis = origin.nis_code
-        and flow_pairs.destination_nis = destination.nis_code
+        on flow_pairs.dyad_key
+            = (cast(origin.network_id as bigint) << 40) | (origin.node << 20) | destination.node
 ),
 
 final as (
