@@ -12,10 +12,6 @@ incomes as (
     select * from {{ ref('int_incomes_checked') }} where rule is null
 ),
 
-persons as (
-    select person_id, birth_date from {{ ref('int_persons_checked') }} where rule is null
-),
-
 -- ages 0..150 with their band: an equality join instead of a range join over every income row
 age_lookup as (
     select ages.age, age_bands.band_label
@@ -26,9 +22,9 @@ age_lookup as (
 aged as (
     select
         incomes.*,
-        incomes.income_year - year(persons.birth_date) as age_in_year
+        -- birth_date: of the person's clean persons row, looked up by int_incomes_checked
+        incomes.income_year - year(incomes.birth_date) as age_in_year
     from incomes
-    left join persons using (person_id)
 ),
 
 banded as (

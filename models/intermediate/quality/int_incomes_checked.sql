@@ -7,9 +7,15 @@ incomes as (
     select * from {{ ref('stg_register__incomes') }}
 ),
 
--- every raw persons row is in int_persons_checked (already written): no second read of the raw file
-person_ids as (
-    select distinct person_id from {{ ref('int_persons_checked') }} where person_id is not null
+-- every person id of the raw persons file (int_persons_checked keeps every row, so the raw file is not read
+-- again) with the birth date of its clean row, if any, carried on for the age band of int_incomes_imputed
+-- (one join of the incomes with the persons rather than two). A person id has at most one clean row (later
+-- copies are duplicates), so max() only picks that row's date.
+persons as (
+    select person_id, max(birth_date) filter (where rule is null) as birth_date
+    from {{ ref('int_persons_checked') }}
+    where person_id is not null
+    group by person_id
 ),
 
 value_checked as not materialized (
@@ -81,21 +87,22 @@ checked as (
         ranked.household_equivalised_income,
         ranked.is_student,
         ranked.is_institutional_household,
+        persons.birth_date,
         case
             when ranked.value_rule is not null then ranked.value_rule
             when ranked.is_duplicate then 'income_duplicate'
-            when person_ids.person_id is null then 'income_person_unknown'
+            when persons.person_id is null then 'income_person_unknown'
         end as rule,
         case
             when ranked.value_rule is not null then ranked.value_reason
             when ranked.is_duplicate
                 then 'person ''' || ranked.person_id || ''' already has an income row for '
                     || cast(ranked.income_year as varchar)
-            when person_ids.person_id is null
+            when persons.person_id is null
                 then 'person_id ''' || coalesce(ranked.person_id, '') || ''' is not in persons'
         end as reason
     from ranked
-    left join person_ids using (person_id)
+    left join persons using (person_id)
 )
 
 select * from checked
