@@ -42,7 +42,9 @@ band_year_stats as (
     select
         income_year,
         age_band,
-        avg(disposable_income) as mean_income,
+        -- an exact decimal sum (to 1/10,000 EUR) rather than avg() over doubles, whose parallel summation
+        -- differs in the last bits from run to run and would make identical inputs hash differently
+        cast(sum(cast(disposable_income as decimal(38, 4))) as double) / count(*) as mean_income,
         median(disposable_income) as median_income
     from banded
     where disposable_income is not null
