@@ -22,8 +22,9 @@ test: $(BIN)/.installed
 	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest
 
+# speed and memory figures (printed, never asserted): the whole pipeline at Belgian scale, stage by stage
 bench: $(BIN)/.installed
-	$(BIN)/python bench/bench_generate.py
+	$(BIN)/python bench/bench_pipeline.py 1.0
 
 clean:
 	rm -rf data reports target logs gx
