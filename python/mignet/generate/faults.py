@@ -131,31 +131,24 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
         faults.append(Fault("moves", key(r), "move_date_invalid", f"move_date {new} outside the data period"))
 
     # -- codes --
-    rows = pick("nis_malformed", belgian_o | belgian_d)
-    for j, (r, s) in enumerate(zip(rows, side(rows))):
-        bad = MALFORMED_CODES[j % len(MALFORMED_CODES)]
-        col = "o_code" if s == 0 else "d_code"
-        m[col][r] = t.code_index(bad)
-        faults.append(Fault("moves", key(r), "nis_malformed", f"{'origin' if s == 0 else 'destination'}_nis '{bad}'"))
+    def substitute_codes(fault_type: str, pool, note: str = "") -> None:
+        """Put a code of `pool` (in turn) on the Belgian side, or one of both sides, of picked moves."""
+        rows = pick(fault_type, belgian_o | belgian_d)
+        for j, (r, s) in enumerate(zip(rows, side(rows))):
+            bad = pool[j % len(pool)]
+            m["o_code" if s == 0 else "d_code"][r] = t.code_index(bad)
+            faults.append(Fault("moves", key(r), fault_type,
+                                f"{'origin' if s == 0 else 'destination'}_nis '{bad}'{note}"))
+
+    substitute_codes("nis_malformed", MALFORMED_CODES)
     known = set(t.nis_codes)
     unknown_pool = [c for c in (f"{a}{n:03d}" for a in ("11", "21", "25", "44", "57", "62", "85", "93", "99")
                                 for n in (990, 991, 995, 999)) if c not in known]
-    rows = pick("nis_unknown", belgian_o | belgian_d)
-    for j, (r, s) in enumerate(zip(rows, side(rows))):
-        bad = unknown_pool[j % len(unknown_pool)]
-        col = "o_code" if s == 0 else "d_code"
-        m[col][r] = t.code_index(bad)
-        faults.append(Fault("moves", key(r), "nis_unknown", f"{'origin' if s == 0 else 'destination'}_nis '{bad}'"))
+    substitute_codes("nis_unknown", unknown_pool)
     # a code of 1-1-2025 used in 2018-2023, before it existed: no valid reading on that date
     future = sorted({c for c in t.nis_codes if c in set(geo.municipalities.loc[
         geo.municipalities["valid_from"].astype(str) >= "2025-01-01", "nis_code"])})
-    rows = pick("nis_not_valid_on_date", belgian_o | belgian_d)
-    for j, (r, s) in enumerate(zip(rows, side(rows))):
-        bad = future[j % len(future)]
-        col = "o_code" if s == 0 else "d_code"
-        m[col][r] = t.code_index(bad)
-        faults.append(Fault("moves", key(r), "nis_not_valid_on_date",
-                            f"{'origin' if s == 0 else 'destination'}_nis '{bad}' valid from 2025-01-01 only"))
+    substitute_codes("nis_not_valid_on_date", future, " valid from 2025-01-01 only")
     # a code that ended on 31-12-2018 used later: maps to exactly one successor, flagged not quarantined
     changed = geo.units["code_2018"].to_numpy() != geo.units["code_2019"].to_numpy()
     code18 = geo.units["code_2018"].to_numpy()
