@@ -9,14 +9,17 @@ share of one-way ties that point toward the denser municipality, and the distrib
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 
 from mignet import db
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from mignet.network.fit import read_network_dyads, split_networks, write_results_table
 from mignet.network.model import ErgmModel
@@ -27,40 +30,49 @@ GOF_COLUMNS = ["period_label", "group_type", "group_value", "statistic", "value"
                "sim_high", "sim_sd", "p_value", "n_sim", "seed", "method", "certification_id", "computed_at"]
 
 
-def network_statistics(model: ErgmModel, states: np.ndarray, toward_denser: np.ndarray, distance_bin: np.ndarray,
-                       n_bins: int, pair_distance: np.ndarray) -> dict:
-    """Statistics of networks given as pair states (n_pairs x n_networks; 0 none, 1 i->j only, 2 j->i only,
-    3 both, with i < j), vectorised over the networks. Migration networks are sparse, so everything is counted
-    over the non-empty pairs only, with one bincount per statistic.
-    Returns per-network scalars (n_networks,) and distributions (n_networks x nodes or bins)."""
-    n, n_net = model.n_nodes, states.shape[1]
-    pair, net = np.nonzero(states)
-    st = states[pair, net]
-    ij = (st & 1).astype(bool)  # the pair holds i -> j
-    ji = (st & 2).astype(bool)  # the pair holds j -> i
-    tie_pair = np.concatenate([pair[ij], pair[ji]])
-    tie_net = np.concatenate([net[ij], net[ji]])
-    sender = np.concatenate([model.pair_i[pair[ij]], model.pair_j[pair[ji]]])
-    receiver = np.concatenate([model.pair_j[pair[ij]], model.pair_i[pair[ji]]])
-    n_ties = np.bincount(tie_net, minlength=n_net).astype(np.float64)
-    mutual = np.bincount(net[st == 3], minlength=n_net)
-    one_way = np.bincount(net[st != 3], minlength=n_net)
-    # toward_denser[p, 0]: i -> j points to the denser node; [p, 1]: j -> i does.
-    denser = np.bincount(net[((st == 1) & toward_denser[pair, 0]) | ((st == 2) & toward_denser[pair, 1])],
-                         minlength=n_net)
-    distance_sum = np.bincount(tie_net, weights=pair_distance[tie_pair], minlength=n_net)
+class PairIncidence:
+    """Sparse incidence matrices of the unordered pairs (i < j) of a model, so every statistic below is a
+    matrix product over the pair-state indicators: no per-tie index arrays are built, and the cost does not
+    grow with the density of the network."""
 
-    def per_network(index: np.ndarray, size: int) -> np.ndarray:
-        return np.bincount(tie_net * size + index, minlength=n_net * size).reshape(n_net, size)
+    def __init__(self, model: ErgmModel, toward_denser: np.ndarray, distance_bin: np.ndarray, n_bins: int,
+                 pair_distance: np.ndarray):
+        n_pairs, n = len(model.pair_i), model.n_nodes
+        ones = np.ones(n_pairs, dtype=np.float32)
+        cols = np.arange(n_pairs)
+        self.n_nodes, self.n_bins = n, n_bins
+        self.node_i = sparse.csr_matrix((ones, (model.pair_i, cols)), shape=(n, n_pairs))
+        self.node_j = sparse.csr_matrix((ones, (model.pair_j, cols)), shape=(n, n_pairs))
+        self.bin = sparse.csr_matrix((ones, (distance_bin, cols)), shape=(n_bins, n_pairs))
+        # toward_denser[p, 0]: i -> j points to the denser node; [p, 1]: j -> i does
+        self.weights = np.vstack([ones, toward_denser[:, 0], toward_denser[:, 1]]).astype(np.float32)
+        self.pair_distance = np.asarray(pair_distance, dtype=np.float64)
 
+
+def network_statistics(inc: PairIncidence, ij: np.ndarray, ji: np.ndarray) -> dict:
+    """Statistics of networks given by two indicator matrices over the unordered pairs (i < j) of the model
+    (n_pairs x n_networks): `ij` "the pair holds i -> j", `ji` "the pair holds j -> i". Vectorised over the
+    networks: counts are dense and sparse matrix products of the indicators (float32 sums of 0/1 are exact
+    up to 2**24). Returns per-network scalars (n_networks,) and distributions (n_networks x nodes or bins)."""
+    ij = np.asarray(ij, dtype=np.float32)
+    ji = np.asarray(ji, dtype=np.float32)
+    both = ij * ji
+    # rows: number of pairs, of those where i -> j points to the denser node, of those where j -> i does
+    n_ij, denser_ij, _ = (inc.weights @ ij).astype(np.float64)
+    n_ji, _, denser_ji = (inc.weights @ ji).astype(np.float64)
+    mutual, denser_both_ij, denser_both_ji = (inc.weights @ both).astype(np.float64)
+    n_ties = n_ij + n_ji
+    one_way = n_ties - 2 * mutual
+    denser = (denser_ij - denser_both_ij) + (denser_ji - denser_both_ji)
+    ties = ij + ji  # 0, 1 or 2 ties in the pair
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
             "reciprocity": 2 * mutual / n_ties,
             "share_one_way_toward_denser": denser / one_way,
-            "mean_tie_distance_km": distance_sum / n_ties,
-            "out_degree": per_network(sender, n),
-            "in_degree": per_network(receiver, n),
-            "tie_distance_km": per_network(distance_bin[tie_pair], n_bins),
+            "mean_tie_distance_km": (inc.pair_distance @ ties.astype(np.float64)) / n_ties,
+            "out_degree": np.rint(inc.node_i @ ij + inc.node_j @ ji).astype(np.int64).T,
+            "in_degree": np.rint(inc.node_j @ ij + inc.node_i @ ji).astype(np.int64).T,
+            "tie_distance_km": np.rint(inc.bin @ ties).astype(np.int64).T,
         }
 
 
@@ -83,7 +95,8 @@ def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: 
     degree / distance-bin value of the distributions."""
     model = ErgmModel(dyads, list(params.index))
     toward_denser, distance_bin, n_bins, pair_distance = _pair_covariates(model, dyads)
-    observed = network_statistics(model, model.obs_state[:, None], toward_denser, distance_bin, n_bins, pair_distance)
+    inc = PairIncidence(model, toward_denser, distance_bin, n_bins, pair_distance)
+    observed = network_statistics(inc, (model.obs_state[:, None] & 1) > 0, (model.obs_state[:, None] & 2) > 0)
     rng = np.random.default_rng(seed)
     cum = np.cumsum(model.state_probabilities(params), axis=1)
     cum[:, -1] = 1.0
@@ -93,8 +106,11 @@ def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: 
     for start in range(0, n_sim, batch):
         size = min(batch, n_sim - start)
         u = rng.random((len(cum), size), dtype=np.float32)
-        states = (u > c0).view(np.int8) + (u > c1).view(np.int8) + (u > c2).view(np.int8)
-        sims.append(network_statistics(model, states, toward_denser, distance_bin, n_bins, pair_distance))
+        # state = number of thresholds below u (0 none, 1 i->j, 2 j->i, 3 both), so "j -> i" is u > c1 and
+        # "i -> j" holds for an odd number of thresholds below u
+        ji = u > c1
+        ij = (u > c0) ^ ji ^ (u > c2)
+        sims.append(network_statistics(inc, ij, ji))
     simulated = {k: np.concatenate([s[k] for s in sims]) for k in sims[0]}
     frames = []
 
@@ -142,19 +158,20 @@ def _read_estimates(settings: Settings) -> pd.DataFrame:
         con.close()
 
 
-def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, all_figures: bool = False) -> pd.DataFrame:
+def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, all_figures: bool = False,
+            workers: int | None = None) -> pd.DataFrame:
     """Goodness of fit of the stored models (results.model_estimates) on the certified dyads; writes
     `results.model_gof` and figures under reports/models/figures/ (the distributions of the networks of
-    all movers; of every network with `all_figures`). Returns the gof rows."""
+    all movers; of every network with `all_figures`). `workers` threads (default: one per
+    core) simulate networks side by side. Returns the gof rows."""
     if n_sim < 2:
         raise ValueError("n_sim must be at least 2")
     estimates = _read_estimates(settings)
     certified = read_network_dyads(settings)
     networks = split_networks(certified.frame)
     computed_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    frames = []
+    jobs = []
     for index, (key, dyads) in enumerate(networks.items()):
-        start = time.perf_counter()
         est = estimates[(estimates.period_label == key[0]) & (estimates.group_type == key[1]) & (estimates.group_value == key[2])]
         if est.empty:
             raise RuntimeError(f"no stored estimates for {'/'.join(key)}: run `mignet fit` again")
@@ -163,21 +180,33 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
             if progress:
                 progress(f"gof {'/'.join(key)}: skipped, terms not identified ({', '.join(params.index[params.isna()])})")
             continue
+        jobs.append((index, key, dyads, params, str(est["method"].iloc[0])))
+
+    def one(job):
+        index, key, dyads, params, method = job
+        start = time.perf_counter()
         rows = gof_network(dyads, params, n_sim=n_sim, seed=seed + index)
-        rows.insert(0, "group_value", key[2])
-        rows.insert(0, "group_type", key[1])
-        rows.insert(0, "period_label", key[0])
-        rows["n_sim"] = n_sim
-        rows["seed"] = seed + index
-        rows["method"] = str(est["method"].iloc[0])
-        rows["certification_id"] = certified.certification_id
-        rows["computed_at"] = computed_at
-        frames.append(rows[GOF_COLUMNS])
-        if progress:
-            scalar = rows[rows.value.isna()].set_index("statistic")
-            progress(f"gof {'/'.join(key)}: reciprocity observed {scalar.loc['reciprocity', 'observed']:.3f}, simulated "
-                     f"{scalar.loc['reciprocity', 'sim_mean']:.3f} [{scalar.loc['reciprocity', 'sim_low']:.3f}, "
-                     f"{scalar.loc['reciprocity', 'sim_high']:.3f}] ({time.perf_counter() - start:.1f} s)")
+        return rows, time.perf_counter() - start
+
+    # The networks are independent and each has its own seed, so they run on a thread per core (numpy and
+    # scipy release the GIL in the array work) and the results do not depend on the number of threads.
+    frames = []
+    with ThreadPoolExecutor(max_workers=max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))) as pool:
+        for (index, key, dyads, params, method), (rows, seconds) in zip(jobs, pool.map(one, jobs)):
+            rows.insert(0, "group_value", key[2])
+            rows.insert(0, "group_type", key[1])
+            rows.insert(0, "period_label", key[0])
+            rows["n_sim"] = n_sim
+            rows["seed"] = seed + index
+            rows["method"] = method
+            rows["certification_id"] = certified.certification_id
+            rows["computed_at"] = computed_at
+            frames.append(rows[GOF_COLUMNS])
+            if progress:
+                scalar = rows[rows.value.isna()].set_index("statistic")
+                progress(f"gof {'/'.join(key)}: reciprocity observed {scalar.loc['reciprocity', 'observed']:.3f}, simulated "
+                         f"{scalar.loc['reciprocity', 'sim_mean']:.3f} [{scalar.loc['reciprocity', 'sim_low']:.3f}, "
+                         f"{scalar.loc['reciprocity', 'sim_high']:.3f}] ({seconds:.1f} s)")
     gof = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GOF_COLUMNS)
     write_results_table(settings, "model_gof", gof)
     paths = plot_gof(gof, settings.reports_dir / "models" / "figures", all_networks=all_figures)
