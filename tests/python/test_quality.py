@@ -7,6 +7,8 @@ real dbt build of a faulty register is in test_quality_e2e.py.
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 
 import duckdb
 import pytest
@@ -98,10 +100,15 @@ def test_batched_pandera_counts_equal_whole_table_counts(clean_run, tmp_path):
         n = con.sql("select count(*) from marts.mart_network_dyads").fetchall()[0][0]
         whole = {c.check_name: c for c in validate_mart(con, "mart_network_dyads", model, n, batch_rows=10**7)}
         batched = {c.check_name: c for c in validate_mart(con, "mart_network_dyads", model, n, batch_rows=997)}
+        # the same batches validated in two spawned worker processes give the same results, samples included
+        with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("spawn")) as pool:
+            in_workers = {c.check_name: c for c in validate_mart(con, "mart_network_dyads", model, n, batch_rows=997,
+                                                                 pool=pool, params=load_params(settings))}
     finally:
         con.close()
     failing = {k: v.failing_count for k, v in whole.items() if v.status == "fail"}
     assert failing == {k: v.failing_count for k, v in batched.items() if v.status == "fail"}
+    assert in_workers == batched
     assert failing["distance_10km_is_distance_km_over_10"] == 3 * 29 * 24
     assert failing["no_self_loops"] == 24
 
@@ -129,7 +136,8 @@ def defect_run(tmp_path_factory):
         -- dim_municipality_year: a year lost
         delete from marts.dim_municipality_year where year = 2021;
     """)
-    return settings, validate(settings)
+    # through the worker processes that validate large marts, in batches small enough to split every mart
+    return settings, validate(settings, workers=2, batch_rows=5_000)
 
 
 def test_defects_are_refused_and_named(defect_run):

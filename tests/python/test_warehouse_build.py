@@ -193,3 +193,17 @@ def test_failed_build_leaves_the_previous_warehouse_untouched(tmp_path, built_wa
     assert any("moves.parquet" in failure for failure in result.failures), result.failures
     assert hashlib.sha256(settings.warehouse.read_bytes()).hexdigest() == before
     assert not list((settings.data_dir / "build").glob("warehouse-*.duckdb"))
+
+
+def test_build_writes_its_dbt_docs_with_catalog_and_compiled_sql(built_warehouse):
+    """`mignet build` runs `dbt docs generate --static --no-compile` on the fresh warehouse: one page that
+    opens without a server, with the build's compiled SQL and the catalog of the tables it wrote."""
+    pages = list((built_warehouse.data_dir / "build").glob("*/index.html"))
+    assert len(pages) == 1
+    page = pages[0].read_text()
+    catalog = json.loads((pages[0].parent / "catalog.json").read_text())
+    columns = catalog["nodes"]["model.mignet.fct_moves"]["columns"]
+    assert "density_diff_per_1000" in columns and "move_id" in columns
+    # compiled, not raw: the ephemeral model is inlined as dbt's CTE
+    assert "__dbt__cte__int_moves_enriched" in page
+    assert "One row per valid move (every raw move that broke no quarantine rule)" in page

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import os
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
 
@@ -98,24 +100,33 @@ def estimates_rows(res, key, method: str, certification_id: str | None, fitted_a
 
 
 def fit_networks(networks: dict, method: str = "mle", terms=None, certification_id: str | None = None,
-                 progress=None) -> pd.DataFrame:
-    """Fit each network; one row per network and term. Non-existence of an MLE is reported, not fatal."""
+                 progress=None, workers: int | None = None) -> pd.DataFrame:
+    """Fit each network; one row per network and term. Non-existence of an MLE is reported, not fatal.
+    The networks are independent, so `workers` threads (default one per core) fit them side by side;
+    results come back in the order of `networks`."""
     terms = terms or STUDY_TERMS
     fitted_at = datetime.now(timezone.utc).replace(tzinfo=None)
-    frames = []
-    for key, dyads in networks.items():
+
+    def one(item):
+        key, dyads = item
         start = time.perf_counter()
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ErgmExistenceWarning)
-            res = fit_ergm(dyads, terms, method=method)
-        frames.append(estimates_rows(res, key, method, certification_id, fitted_at))
-        if progress:
-            note = "" if res.mle_exists else f"  NOTE: {res.message}"
-            progress(f"fit {'/'.join(key)}: {res.n_nodes} nodes, {res.n_ties} ties, {res.n_mutual_pairs} mutual pairs, "
-                     f"{time.perf_counter() - start:.2f} s{note}")
-        for w in caught:
-            if not issubclass(w.category, ErgmExistenceWarning):
-                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return key, fit_ergm(dyads, terms, method=method), time.perf_counter() - start
+
+    frames = []
+    workers = max(1, min(workers or os.cpu_count() or 1, len(networks) or 1))
+    # warnings are process-wide state: they are caught once around all threads, not per fit
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ErgmExistenceWarning)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for key, res, seconds in pool.map(one, networks.items()):
+                frames.append(estimates_rows(res, key, method, certification_id, fitted_at))
+                if progress:
+                    note = "" if res.mle_exists else f"  NOTE: {res.message}"
+                    progress(f"fit {'/'.join(key)}: {res.n_nodes} nodes, {res.n_ties} ties, "
+                             f"{res.n_mutual_pairs} mutual pairs, {seconds:.2f} s{note}")
+    for w in caught:
+        if not issubclass(w.category, ErgmExistenceWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return pd.concat(frames, ignore_index=True)
 
 

@@ -6,12 +6,14 @@ income groups) and thresholds (min_moves) come from the dbt seeds and vars, not 
 The marts are too large to load whole (fct_moves holds millions of moves, the dyads 24 x 581 x 580 rows),
 so `validate_mart` streams the table out of DuckDB in Arrow record batches, validates each batch with
 `lazy=True` (every failure of every rule is reported, not just the first), and merges the failure cases:
-memory stays bounded by one batch. Rules that need more than one row at a time (unique keys, sums,
+memory stays bounded by a few batches. Large marts are validated in worker processes, two batches per
+worker in flight, merged in table order (pandera is single-threaded Python; the machine has more cores). Rules that need more than one row at a time (unique keys, sums,
 shares per year) are Great Expectations suites in `expectations.py`.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import duckdb
@@ -25,7 +27,7 @@ from mignet.quality import MART_SCHEMA
 from mignet.quality.params import QualityParams
 from mignet.quality.store import CheckResult
 
-BATCH_ROWS = 250_000
+BATCH_ROWS = 500_000
 SAMPLE_SIZE = 5
 GROUP_TYPES = ("all", "age_band", "income_group")
 DISTANCE_SOURCES = ("address", "centroid")
@@ -293,48 +295,107 @@ def _describe_check(check) -> str:
     return str(check) if check is not None and not (isinstance(check, float) and np.isnan(check)) else "schema"
 
 
+def _tally_frame(schema: pa.DataFrameSchema, frame: pd.DataFrame, id_columns: tuple[str, ...]) -> dict[str, _Tally]:
+    """Failures of one batch (index = row numbers in the table), per rule label: failing rows, up to
+    SAMPLE_SIZE sample ids, up to 3 example values of table-level failures."""
+    tallies: dict[str, _Tally] = {}
+    try:
+        schema.validate(frame, lazy=True)
+        return tallies
+    except pa.errors.SchemaErrors as err:
+        cases = err.failure_cases
+    context = cases["schema_context"].astype("object")
+    column_of = cases["column"].astype("object")
+    check_of = cases["check"].astype("object").fillna("schema").astype(str)
+    is_column = (context == "Column") & column_of.isin(list(schema.columns))
+    cases = cases.assign(
+        _label=np.where(is_column, column_of.astype(str) + "." + check_of, check_of),
+        _column=np.where(is_column, column_of, None),
+    )
+    for label, group in cases.groupby("_label", sort=False):
+        tally = tallies.setdefault(label, _Tally(column=group["_column"].iloc[0]))
+        idx = pd.to_numeric(pd.Series(group["index"]), errors="coerce").dropna().astype("int64").unique()
+        if len(idx):
+            tally.rows += len(idx)
+            if all(c in frame.columns for c in id_columns):
+                ids = frame.loc[idx[:SAMPLE_SIZE], list(id_columns)].astype(str).agg("|".join, axis=1)
+                tally.samples.extend(ids.tolist())
+        else:
+            # a failure about the table rather than rows (missing or extra column, wrong type)
+            tally.examples.extend(str(v) for v in group["failure_case"].head(3))
+    return tallies
+
+
+def _merge_tallies(into: dict[str, _Tally], part: dict[str, _Tally]) -> None:
+    for label, tally in part.items():
+        total = into.setdefault(label, _Tally(column=tally.column))
+        total.rows += tally.rows
+        total.samples.extend(tally.samples[: SAMPLE_SIZE - len(total.samples)])
+        total.examples.extend(tally.examples[: 3 - len(total.examples)])
+
+
+_WORKER_SCHEMAS: dict[tuple, pa.DataFrameSchema] = {}
+
+
+def _tally_batches(mart: str, params: QualityParams, batches: list, offset: int) -> dict[str, _Tally]:
+    """Worker-process side of `validate_mart`: the schema is rebuilt from `params` (its checks are closures,
+    which do not pickle) once per process, and the Arrow batches arrive pickled (Arrow IPC buffers)."""
+    import pyarrow
+
+    key = (mart, repr(params))
+    if key not in _WORKER_SCHEMAS:
+        _WORKER_SCHEMAS[key] = mart_models(params)[mart].to_schema()
+    frame = pyarrow.Table.from_batches(batches).to_pandas(date_as_object=False)
+    frame.index = pd.RangeIndex(offset, offset + len(frame))
+    return _tally_frame(_WORKER_SCHEMAS[key], frame, SAMPLE_ID_COLUMNS[mart])
+
+
 def validate_mart(
     con: duckdb.DuckDBPyConnection,
     mart: str,
     model: type[pa.DataFrameModel],
     row_count: int,
     batch_rows: int = BATCH_ROWS,
+    pool=None,
+    params: QualityParams | None = None,
 ) -> list[CheckResult]:
-    """Validate `marts.<mart>` batch by batch; one CheckResult per rule (passing rules included)."""
+    """Validate `marts.<mart>` batch by batch; one CheckResult per rule (passing rules included).
+
+    With `pool` (a concurrent.futures process pool) and `params`, batches are validated in the pool's
+    worker processes, a few at a time so memory stays bounded, and merged in table order: the result is
+    the same as validating here."""
     id_columns = SAMPLE_ID_COLUMNS[mart]
     schema = model.to_schema()
     tallies: dict[str, _Tally] = {}
     reader = con.sql(f'select * from "{MART_SCHEMA}"."{mart}"').to_arrow_reader(batch_rows)
-    offset = 0
-    for batch in reader:
-        frame = batch.to_pandas(date_as_object=False)
-        frame.index = pd.RangeIndex(offset, offset + len(frame))
-        offset += len(frame)
-        try:
-            schema.validate(frame, lazy=True)
+    in_flight: deque = deque()
+    max_in_flight = 2 * getattr(pool, "_max_workers", 1)
+
+    def batches():
+        """Reader batches gathered into batches of at least batch_rows rows (the reader's are smaller)."""
+        offset, pending, size = 0, [], 0
+        for batch in reader:
+            pending.append(batch)
+            size += batch.num_rows
+            if size >= batch_rows:
+                yield offset, pending
+                offset, pending, size = offset + size, [], 0
+        if pending:
+            yield offset, pending
+
+    for offset, chunk in batches():
+        if pool is None:
+            import pyarrow
+
+            frame = pyarrow.Table.from_batches(chunk).to_pandas(date_as_object=False)
+            frame.index = pd.RangeIndex(offset, offset + len(frame))
+            _merge_tallies(tallies, _tally_frame(schema, frame, id_columns))
             continue
-        except pa.errors.SchemaErrors as err:
-            cases = err.failure_cases
-        context = cases["schema_context"].astype("object")
-        column_of = cases["column"].astype("object")
-        check_of = cases["check"].astype("object").fillna("schema").astype(str)
-        is_column = (context == "Column") & column_of.isin(list(schema.columns))
-        cases = cases.assign(
-            _label=np.where(is_column, column_of.astype(str) + "." + check_of, check_of),
-            _column=np.where(is_column, column_of, None),
-        )
-        for label, group in cases.groupby("_label", sort=False):
-            tally = tallies.setdefault(label, _Tally(column=group["_column"].iloc[0]))
-            idx = pd.to_numeric(pd.Series(group["index"]), errors="coerce").dropna().astype("int64").unique()
-            if len(idx):
-                tally.rows += len(idx)
-                need = SAMPLE_SIZE - len(tally.samples)
-                if need > 0 and all(c in frame.columns for c in id_columns):
-                    ids = frame.loc[idx[:need], list(id_columns)].astype(str).agg("|".join, axis=1)
-                    tally.samples.extend(ids.tolist())
-            elif len(tally.examples) < 3:
-                # a failure about the table rather than rows (missing or extra column, wrong type)
-                tally.examples.extend(str(v) for v in group["failure_case"].head(3 - len(tally.examples)))
+        in_flight.append(pool.submit(_tally_batches, mart, params, chunk, offset))
+        while len(in_flight) >= max_in_flight:
+            _merge_tallies(tallies, in_flight.popleft().result())
+    while in_flight:
+        _merge_tallies(tallies, in_flight.popleft().result())
     results: list[CheckResult] = []
     failing_labels = set(tallies)
     for label, tally in sorted(tallies.items()):

@@ -8,7 +8,10 @@ holds the row count and the content hash at validation time, so a later change i
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import traceback
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +32,10 @@ from mignet.quality.store import (
     write_certification,
 )
 from mignet.settings import Settings
+
+
+# below this many mart rows in all, spawning pandera worker processes costs more than it saves
+PARALLEL_PANDERA_ROWS = 2_000_000
 
 
 class WarehouseBusyError(RuntimeError):
@@ -65,7 +72,12 @@ def validate(
     progress=None,
     artifacts_dir: Path | None = None,
     run_gx: bool = True,
+    workers: int | None = None,
+    batch_rows: int | None = None,
 ) -> ValidationResult:
+    """Validate and certify every mart. `workers` processes validate the pandera rules of large marts (default:
+    one per core when the marts hold at least PARALLEL_PANDERA_ROWS rows, else none), in batches of
+    `batch_rows` rows (default schemas.BATCH_ROWS)."""
     say = progress or (lambda message: None)
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
@@ -101,25 +113,49 @@ def validate(
                 sizes[mart] = content_hash(con, mart)
         _collect_dbt(dbt, checks)
 
-        from mignet.quality.schemas import mart_models, validate_mart
+        from mignet.quality.schemas import BATCH_ROWS, mart_models, validate_mart
 
-        models = mart_models(params)
-        for mart in CERTIFIED_MARTS:
-            if mart not in present:
-                continue
-            say(f"pandera {mart} ({sizes[mart][0]:,} rows)")
-            try:
-                checks[mart].extend(validate_mart(con, mart, models[mart], sizes[mart][0] or 0))
-            except Exception as exc:  # a rule that crashes is a failed check, never a silent pass
-                checks[mart].append(
-                    CheckResult("pandera", "validation_run", "error", "error",
-                                detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-                )
-        gx_docs = None
+        batch_rows = batch_rows or BATCH_ROWS
+
+        # The GX suites (aggregate queries in DuckDB, then GX on small pandas frames) run in a second thread on
+        # their own cursor while pandera validates the marts batch by batch here: the two use different cores.
+        gx_job = gx_thread = process_pool = None
         if run_gx:
             from mignet.quality.expectations import run_expectations
 
-            gx_results, gx_docs = run_expectations(con, params, present, paths["gx_root"], paths["gx_docs"], say)
+            gx_thread = ThreadPoolExecutor(max_workers=1)
+            gx_job = gx_thread.submit(run_expectations, con.cursor(), params, present, paths["gx_root"], paths["gx_docs"], say)
+        # pandera is single-threaded Python: marts of more than one batch go to worker processes (spawned, so
+        # they do not inherit DuckDB's threads). A small warehouse is validated here: starting the workers
+        # would cost more than it saves.
+        if workers is None:
+            total_rows = sum(sizes[m][0] or 0 for m in present)
+            workers = (os.cpu_count() or 1) if total_rows >= PARALLEL_PANDERA_ROWS else 0
+        if workers > 0:
+            process_pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            models = mart_models(params)
+            for mart in CERTIFIED_MARTS:
+                if mart not in present:
+                    continue
+                say(f"pandera {mart} ({sizes[mart][0]:,} rows)")
+                try:
+                    n_rows = sizes[mart][0] or 0
+                    pool = process_pool if n_rows > batch_rows else None
+                    checks[mart].extend(validate_mart(con, mart, models[mart], n_rows, batch_rows=batch_rows,
+                                                      pool=pool, params=params))
+                except Exception as exc:  # a rule that crashes is a failed check, never a silent pass
+                    checks[mart].append(
+                        CheckResult("pandera", "validation_run", "error", "error",
+                                    detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
+                    )
+        finally:
+            for executor in (process_pool, gx_thread):
+                if executor is not None:
+                    executor.shutdown(wait=True, cancel_futures=True)
+        gx_docs = None
+        if gx_job is not None:
+            gx_results, gx_docs = gx_job.result()
             for mart, results in gx_results.items():
                 checks[mart].extend(results)
         else:

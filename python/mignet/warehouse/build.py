@@ -72,7 +72,8 @@ def _generate_docs(dbt: list[str], dbt_vars: dict | None, settings: Settings, en
     """`dbt docs generate --static` on the fresh warehouse: the documentation of every model and column, with
     the catalog of this build, as one file that opens without a server (`<artifacts>/index.html`, linked
     from the quality report). Documentation is a by-product: if it fails, the build still stands."""
-    command = [*dbt, "docs", "generate", "--static", "--project-dir", str(settings.project_root),
+    # --no-compile: the build has just written the compiled manifest into the same target folder
+    command = [*dbt, "docs", "generate", "--static", "--no-compile", "--project-dir", str(settings.project_root),
                "--profiles-dir", str(settings.project_root)]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
