@@ -1,6 +1,9 @@
 -- Clean incomes with the person's age band in the income year (age reached on 31 December) and the missing
 -- disposable incomes imputed by var imputation_method: the mean (the study's method, which assumes missing
 -- completely at random) or the median of the same age band and year, or none.
+-- A view: its two readers (int_income_cutpoints, and fct_incomes through int_incomes_grouped) each compute it
+-- in less time than writing 17 million rows once costs.
+{{ config(materialized='view') }}
 {%- set method = var('imputation_method') %}
 {%- if method not in ['mean', 'median', 'none'] %}
     {{ exceptions.raise_compiler_error("var imputation_method must be mean, median or none, got '" ~ method ~ "'") }}
