@@ -214,3 +214,29 @@ def test_fit_cli_on_certified_warehouse(warehouse):
         result = CliRunner().invoke(main, ["fit", "--method", "mple"], env=env)
     assert result.exit_code == 0, result.output
     assert "wrote results.model_estimates (96 rows)" in result.output
+
+
+def test_certified_networks_are_reused_only_while_the_certified_table_is_unchanged(warehouse, tmp_path):
+    """fit and gof of one run read the dyads once; a change to the table after the read is never served
+    from memory: the content hash is recomputed on every call."""
+    from mignet.network.fit import certified_networks
+
+    _, env, dyads = warehouse
+    env = dict(env, MIGNET_WAREHOUSE=str(tmp_path / "reuse.duckdb"))
+    con = duckdb.connect(env["MIGNET_WAREHOUSE"])
+    con.execute("create schema marts")
+    con.register("d", dyads)
+    con.execute("create table marts.mart_network_dyads as select * from d")
+    ensure_schema(con)
+    certify(con, "mart_network_dyads")
+    con.close()
+    settings = Settings.from_env(environ=env)
+    first = certified_networks(settings)
+    assert certified_networks(settings) is first  # the same read, not a second one
+    assert len(first[1]) == 24
+    con = duckdb.connect(env["MIGNET_WAREHOUSE"])
+    con.execute("update marts.mart_network_dyads set n_moves = n_moves + 1 where origin_nis = "
+                "(select min(origin_nis) from marts.mart_network_dyads)")
+    con.close()
+    with pytest.raises(NotCertifiedError, match="content changed after certification"):
+        certified_networks(settings)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from mignet.network.fit import read_network_dyads, split_networks, write_results_table
+from mignet.network.fit import certified_networks, write_results_table
 from mignet.network.model import ErgmModel
 from mignet.settings import Settings
 
@@ -167,8 +167,7 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
     if n_sim < 2:
         raise ValueError("n_sim must be at least 2")
     estimates = _read_estimates(settings)
-    certified = read_network_dyads(settings)
-    networks = split_networks(certified.frame)
+    certified, networks = certified_networks(settings)
     computed_at = datetime.now(timezone.utc).replace(tzinfo=None)
     jobs = []
     for index, (key, dyads) in enumerate(networks.items()):
