@@ -160,8 +160,7 @@ def _check_table(con, table: contract.Table, path: Path) -> TableReport:
     for _, _, _, cond, _ in checks:
         selects += [f"count(*) filter (where {cond})", f"min({ROW}) filter (where {cond})"]
     if table.primary_key and all(k in present for k in table.primary_key):
-        key = ", ".join(f'"{k}"' for k in table.primary_key)
-        selects.append(f"count(*) - count(distinct ({key}))")
+        selects.append(db.duplicate_rows_sql(rel, [f'"{k}"' for k in table.primary_key]))
     try:
         result = con.execute(f"select {', '.join(selects)} from {rel}").fetchone()
     except duckdb.Error as exc:

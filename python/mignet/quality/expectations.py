@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from mignet.db import duplicate_rows_sql
 from mignet.quality import MART_SCHEMA
 from mignet.quality.params import QualityParams
 from mignet.quality.store import CheckResult
@@ -63,11 +64,11 @@ def _e(kind: str, severity: str, description: str, **kwargs) -> tuple:
 
 
 def _duplicates_sql(mart: str) -> str:
-    keys = ", ".join(PRIMARY_KEYS[mart])
+    """Rows, rows beyond the first of each primary key value, and rows with a null key column, in one row."""
     t = f"{MART_SCHEMA}.{mart}"
     return (
         f"select (select count(*) from {t}) as n_rows, "
-        f"(select count(*) from {t}) - (select count(*) from (select distinct {keys} from {t})) as duplicate_keys, "
+        f"{duplicate_rows_sql(t, PRIMARY_KEYS[mart])} as duplicate_keys, "
         f"(select count(*) from {t} where " + " or ".join(f"{k} is null" for k in PRIMARY_KEYS[mart]) + ") as null_keys"
     )
 
