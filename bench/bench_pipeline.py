@@ -43,6 +43,7 @@ def stage_env(out: Path) -> dict:
     for name in ("MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB"):
         env.pop(name, None)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env["PYTHONUNBUFFERED"] = "1"  # stage lines must arrive when printed: they date the memory samples
     return env
 
 

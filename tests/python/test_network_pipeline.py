@@ -56,6 +56,17 @@ def certify(con, mart, checks=()):
     return write_certification(con, build_id="testbuild", mart=mart, row_count=n, hash_=h, checks=list(checks))
 
 
+def dyads_only_warehouse(path, dyads, checks=()):
+    """A warehouse holding only the dyad mart, certified with these check results."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema marts")
+    con.register("d", dyads)
+    con.execute("create table marts.mart_network_dyads as select * from d")
+    ensure_schema(con)
+    certify(con, "mart_network_dyads", checks)
+    con.close()
+
+
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory):
     root = tmp_path_factory.mktemp("wh")
@@ -190,13 +201,8 @@ def test_gof_by_exact_simulation(warehouse):
 def test_fit_refuses_uncertified_input(warehouse, tmp_path):
     _, env, dyads = warehouse
     env = dict(env, MIGNET_WAREHOUSE=str(tmp_path / "refused.duckdb"))
-    con = duckdb.connect(env["MIGNET_WAREHOUSE"])
-    con.execute("create schema marts")
-    con.register("d", dyads)
-    con.execute("create table marts.mart_network_dyads as select * from d")
-    ensure_schema(con)
-    certify(con, "mart_network_dyads", [CheckResult("pandera", "tie_is_binary", "error", "fail", failing_count=3)])
-    con.close()
+    dyads_only_warehouse(env["MIGNET_WAREHOUSE"], dyads,
+                         [CheckResult("pandera", "tie_is_binary", "error", "fail", failing_count=3)])
     with pytest.raises(NotCertifiedError, match="tie_is_binary"):
         fit_all(Settings.from_env(environ=env))
     result = CliRunner().invoke(main, ["fit"], env=env)
@@ -223,13 +229,7 @@ def test_certified_networks_are_reused_only_while_the_certified_table_is_unchang
 
     _, env, dyads = warehouse
     env = dict(env, MIGNET_WAREHOUSE=str(tmp_path / "reuse.duckdb"))
-    con = duckdb.connect(env["MIGNET_WAREHOUSE"])
-    con.execute("create schema marts")
-    con.register("d", dyads)
-    con.execute("create table marts.mart_network_dyads as select * from d")
-    ensure_schema(con)
-    certify(con, "mart_network_dyads")
-    con.close()
+    dyads_only_warehouse(env["MIGNET_WAREHOUSE"], dyads)
     settings = Settings.from_env(environ=env)
     first = certified_networks(settings)
     assert certified_networks(settings) is first  # the same read, not a second one
