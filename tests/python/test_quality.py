@@ -252,3 +252,26 @@ def test_gx_details_mask_small_counts(defect_run):
     dup = next(c for c in result.certifications["fct_moves"].checks
                if c.check_name == "primary_key.expect_column_values_to_be_between(duplicate_keys)")
     assert dup.status == "fail" and "unexpected values <10" in dup.detail
+
+
+def test_parallel_validation_works_from_a_script_without_a_main_guard(tmp_path):
+    """The pandera workers must not re-run the caller's main module (spawned workers would, and a user's
+    plain script calling validate() would then start itself again): they are forked where possible."""
+    import subprocess
+    import sys
+    import textwrap
+
+    settings = make_settings(tmp_path)
+    make_warehouse(settings)
+    script = tmp_path / "certify.py"
+    script.write_text(textwrap.dedent(f"""
+        from mignet.quality.validate import validate
+        from mignet.settings import Settings
+        settings = Settings.from_env(environ={{"MIGNET_DATA_DIR": {str(settings.data_dir)!r},
+                                              "MIGNET_REPORTS_DIR": {str(settings.reports_dir)!r}}})
+        result = validate(settings, workers=2, batch_rows=5_000)
+        print("certified", sum(result.certified.values()))
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.count("certified") == 1 and "certified 6" in done.stdout

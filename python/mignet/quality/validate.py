@@ -8,10 +8,8 @@ holds the row count and the content hash at validation time, so a later change i
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import traceback
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,6 +17,8 @@ from pathlib import Path
 import duckdb
 
 from mignet import db
+from mignet.parallel import default_workers
+from mignet.parallel import process_pool as process_pool_of
 
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
 from mignet.quality.dbt_results import DbtBuild, current_build_artifacts, load_dbt_build
@@ -89,98 +89,96 @@ def validate(
     paths = quality_paths(settings)
     started = datetime.now(timezone.utc)
 
+    # pandera is single-threaded Python: with a large warehouse, the batches of every mart larger than one
+    # batch go to worker processes, started (forked) now, before DuckDB is opened and the GX thread starts.
+    # A small warehouse is validated in this process: starting workers would cost more than it saves.
+    if workers is None:
+        workers = default_workers() if _total_mart_rows(settings) >= PARALLEL_PANDERA_ROWS else 0
+    process_pool = process_pool_of(workers) if workers > 0 else None
     try:
-        con = db.connect(str(settings.warehouse))
-    except duckdb.Error as exc:
-        if "lock" not in str(exc).lower():
-            raise
-        raise WarehouseBusyError(
-            f"cannot write certification records: the warehouse {settings.warehouse} is open in another process "
-            f"({exc}). Close that session; analysts query {settings.analytics_db} instead, which never blocks."
-        ) from None
+        con = _connect(settings)
+        try:
+            return _validate_open(con, settings, dbt, params, paths, started, say, run_gx, process_pool, batch_rows)
+        finally:
+            con.close()
+    finally:
+        if process_pool is not None:
+            process_pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _validate_open(con, settings, dbt, params, paths, started, say, run_gx, process_pool, batch_rows) -> ValidationResult:
+    """The body of `validate` on an open read-write connection (and an optional worker pool)."""
+    ensure_schema(con)
+    present = {m for m in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, m)}
+    checks: dict[str, list[CheckResult]] = {m: [] for m in CERTIFIED_MARTS}
+    sizes: dict[str, tuple[int | None, str | None]] = {}
+    for mart in CERTIFIED_MARTS:
+        if mart not in present:
+            checks[mart].append(
+                CheckResult("warehouse", "mart_exists", "error", "fail", detail=f"table {MART_SCHEMA}.{mart} is missing")
+            )
+            sizes[mart] = (None, None)
+        else:
+            sizes[mart] = content_hash(con, mart)
+    _collect_dbt(dbt, checks)
+
+    from mignet.quality.schemas import BATCH_ROWS, mart_models, validate_mart
+
+    batch_rows = batch_rows or BATCH_ROWS
+
+    # The GX suites (aggregate queries in DuckDB, then GX on small pandas frames) run in a second thread on
+    # their own cursor while pandera validates the marts batch by batch here: the two use different cores.
+    gx_job = gx_thread = None
+    if run_gx:
+        from mignet.quality.expectations import run_expectations
+
+        gx_thread = ThreadPoolExecutor(max_workers=1)
+        gx_job = gx_thread.submit(run_expectations, con.cursor(), params, present, paths["gx_root"], paths["gx_docs"], say)
     try:
-        ensure_schema(con)
-        present = {m for m in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, m)}
-        checks: dict[str, list[CheckResult]] = {m: [] for m in CERTIFIED_MARTS}
-        sizes: dict[str, tuple[int | None, str | None]] = {}
+        models = mart_models(params)
         for mart in CERTIFIED_MARTS:
             if mart not in present:
+                continue
+            say(f"pandera {mart} ({sizes[mart][0]:,} rows)")
+            try:
+                n_rows = sizes[mart][0] or 0
+                pool = process_pool if n_rows > batch_rows else None
+                checks[mart].extend(validate_mart(con, mart, models[mart], n_rows, batch_rows=batch_rows,
+                                                  pool=pool, params=params))
+            except Exception as exc:  # a rule that crashes is a failed check, never a silent pass
                 checks[mart].append(
-                    CheckResult("warehouse", "mart_exists", "error", "fail", detail=f"table {MART_SCHEMA}.{mart} is missing")
+                    CheckResult("pandera", "validation_run", "error", "error",
+                                detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
                 )
-                sizes[mart] = (None, None)
-            else:
-                sizes[mart] = content_hash(con, mart)
-        _collect_dbt(dbt, checks)
-
-        from mignet.quality.schemas import BATCH_ROWS, mart_models, validate_mart
-
-        batch_rows = batch_rows or BATCH_ROWS
-
-        # The GX suites (aggregate queries in DuckDB, then GX on small pandas frames) run in a second thread on
-        # their own cursor while pandera validates the marts batch by batch here: the two use different cores.
-        gx_job = gx_thread = process_pool = None
-        if run_gx:
-            from mignet.quality.expectations import run_expectations
-
-            gx_thread = ThreadPoolExecutor(max_workers=1)
-            gx_job = gx_thread.submit(run_expectations, con.cursor(), params, present, paths["gx_root"], paths["gx_docs"], say)
-        # pandera is single-threaded Python: marts of more than one batch go to worker processes (spawned, so
-        # they do not inherit DuckDB's threads). A small warehouse is validated here: starting the workers
-        # would cost more than it saves.
-        if workers is None:
-            total_rows = sum(sizes[m][0] or 0 for m in present)
-            workers = (os.cpu_count() or 1) if total_rows >= PARALLEL_PANDERA_ROWS else 0
-        if workers > 0:
-            process_pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-        try:
-            models = mart_models(params)
-            for mart in CERTIFIED_MARTS:
-                if mart not in present:
-                    continue
-                say(f"pandera {mart} ({sizes[mart][0]:,} rows)")
-                try:
-                    n_rows = sizes[mart][0] or 0
-                    pool = process_pool if n_rows > batch_rows else None
-                    checks[mart].extend(validate_mart(con, mart, models[mart], n_rows, batch_rows=batch_rows,
-                                                      pool=pool, params=params))
-                except Exception as exc:  # a rule that crashes is a failed check, never a silent pass
-                    checks[mart].append(
-                        CheckResult("pandera", "validation_run", "error", "error",
-                                    detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")
-                    )
-        finally:
-            for executor in (process_pool, gx_thread):
-                if executor is not None:
-                    executor.shutdown(wait=True, cancel_futures=True)
-        gx_docs = None
-        if gx_job is not None:
-            gx_results, gx_docs = gx_job.result()
-            for mart, results in gx_results.items():
-                checks[mart].extend(results)
-        else:
-            # table-level rules (unique keys, sums between marts) were not checked: not certifiable
-            for mart in present:
-                checks[mart].append(CheckResult("gx", "suites_run", "error", "skipped", detail="GX suites skipped (--no-gx)"))
-
-        certifications: dict[str, Certification] = {}
-        checked_at = datetime.now(timezone.utc)
-        for mart in CERTIFIED_MARTS:
-            n, hash_ = sizes[mart]
-            certifications[mart] = write_certification(
-                con, build_id=dbt.build_id, mart=mart, row_count=n, hash_=hash_, checks=checks[mart], checked_at=checked_at
-            )
-            cert = certifications[mart]
-            say(f"{mart}: {cert.status}" + (f" ({', '.join(cert.failed_checks)})" if cert.failed_checks else ""))
-
-        from mignet.quality.report import write_quality_report
-
-        report = write_quality_report(
-            con, settings, dbt=dbt, certifications=certifications, started=started, gx_docs=gx_docs,
-            out=paths["report"],
-        )
     finally:
-        con.close()
+        if gx_thread is not None:
+            gx_thread.shutdown(wait=True, cancel_futures=True)
+    gx_docs = None
+    if gx_job is not None:
+        gx_results, gx_docs = gx_job.result()
+        for mart, results in gx_results.items():
+            checks[mart].extend(results)
+    else:
+        # table-level rules (unique keys, sums between marts) were not checked: not certifiable
+        for mart in present:
+            checks[mart].append(CheckResult("gx", "suites_run", "error", "skipped", detail="GX suites skipped (--no-gx)"))
+
+    certifications: dict[str, Certification] = {}
+    checked_at = datetime.now(timezone.utc)
+    for mart in CERTIFIED_MARTS:
+        n, hash_ = sizes[mart]
+        certifications[mart] = write_certification(
+            con, build_id=dbt.build_id, mart=mart, row_count=n, hash_=hash_, checks=checks[mart], checked_at=checked_at
+        )
+        cert = certifications[mart]
+        say(f"{mart}: {cert.status}" + (f" ({', '.join(cert.failed_checks)})" if cert.failed_checks else ""))
+
+    from mignet.quality.report import write_quality_report
+
+    report = write_quality_report(
+        con, settings, dbt=dbt, certifications=certifications, started=started, gx_docs=gx_docs,
+        out=paths["report"],
+    )
     say(f"quality report: {report}")
     return ValidationResult(
         build_id=dbt.build_id,
@@ -188,6 +186,30 @@ def validate(
         report_path=report,
         certifications=certifications,
     )
+
+
+def _connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    try:
+        return db.connect(str(settings.warehouse), read_only=read_only)
+    except duckdb.Error as exc:
+        if "lock" not in str(exc).lower():
+            raise
+        raise WarehouseBusyError(
+            f"cannot write certification records: the warehouse {settings.warehouse} is open in another process "
+            f"({exc}). Close that session; analysts query {settings.analytics_db} instead, which never blocks."
+        ) from None
+
+
+def _total_mart_rows(settings: Settings) -> int:
+    """Rows of all certified marts present (DuckDB keeps the counts; nothing is scanned)."""
+    con = _connect(settings, read_only=True)
+    try:
+        return sum(
+            con.sql(f'select count(*) from "{MART_SCHEMA}"."{mart}"').fetchall()[0][0]
+            for mart in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, mart)
+        )
+    finally:
+        con.close()
 
 
 def _collect_dbt(dbt: DbtBuild, checks: dict[str, list[CheckResult]]) -> None:
