@@ -99,3 +99,40 @@ def test_faulty_register_with_defects_is_refused_and_every_problem_named(built_f
     with pytest.raises(NotCertifiedError, match="duplicate_keys"):
         read_certified(settings, "fct_moves")
     assert certified_moves > 0
+
+
+def test_hand_run_dbt_build_is_validated_with_its_own_results_and_no_other(built_warehouse, small_register, tmp_path):
+    """Users run `dbt build` themselves: the warehouse names its build (audit.rpt_build_info), so validate
+    takes the run_results.json of exactly that build from the dbt target folder, and refuses another's."""
+    import json
+    import os
+    import subprocess
+
+    from mignet.settings import Settings
+    from mignet.warehouse.build import dbt_executable
+
+    target = tmp_path / "target"
+    env = dict(os.environ, MIGNET_DATA_DIR=str(tmp_path / "data"), MIGNET_RAW_DIR=str(small_register),
+               MIGNET_WAREHOUSE=str(tmp_path / "data" / "warehouse.duckdb"), MIGNET_REPORTS_DIR=str(tmp_path / "reports"),
+               DBT_TARGET_PATH=str(target), DBT_LOG_PATH=str(tmp_path / "logs"), DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    settings = Settings.from_env(environ=env)
+    settings.data_dir.mkdir(parents=True)  # DuckDB does not create the warehouse's folder
+    done = subprocess.run([dbt_executable(), "build", "--project-dir", str(settings.project_root), "--profiles-dir",
+                           str(settings.project_root)], cwd=settings.project_root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:]
+    invocation = json.loads((target / "run_results.json").read_text())["metadata"]["invocation_id"]
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        assert con.execute("select build_id from audit.rpt_build_info").fetchall() == [(invocation,)]
+    finally:
+        con.close()
+
+    result = validate(settings)  # no --artifacts: found in the target folder by the build id
+    assert result.build_id == invocation and result.all_certified, result.failed_checks()
+
+    # the results of another build (the session's `mignet build`) are refused, naming both builds
+    other = next((built_warehouse.data_dir / "build").glob("*/run_results.json")).parent
+    refused = validate(settings, artifacts_dir=other)
+    assert not any(refused.certified.values())
+    detail = next(c.detail for c in refused.certifications["fct_moves"].checks if c.source == "dbt")
+    assert f"are of build {other.name}" in detail and invocation in detail

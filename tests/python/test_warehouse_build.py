@@ -207,3 +207,11 @@ def test_build_writes_its_dbt_docs_with_catalog_and_compiled_sql(built_warehouse
     # compiled, not raw: the ephemeral model is inlined as dbt's CTE
     assert "__dbt__cte__int_moves_enriched" in page
     assert "One row per valid move (every raw move that broke no quarantine rule)" in page
+
+
+def test_warehouse_names_the_build_that_wrote_it(built_warehouse):
+    """audit.rpt_build_info holds dbt's invocation id, the name of the build's artifact folder."""
+    folder = next((built_warehouse.data_dir / "build").glob("*/run_results.json")).parent
+    invocation = json.loads((folder / "run_results.json").read_text())["metadata"]["invocation_id"]
+    rows = _query(built_warehouse, "select build_id, target_vintage, imputation_method, min_moves from audit.rpt_build_info")
+    assert rows == [(invocation, 2019, "mean", 1)] and folder.name == invocation

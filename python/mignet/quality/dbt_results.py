@@ -30,11 +30,46 @@ class DbtBuild:
 
 def artifact_candidates(settings: Settings) -> list[Path]:
     """Folders that may hold the run_results.json of the current build, newest first: the builds of
-    `mignet build` (<data_dir>/build/<build_id>/). The target/ folder of a hand-run `dbt build` is never
-    guessed (it may belong to another warehouse); pass it explicitly (`mignet validate --artifacts target`)."""
+    `mignet build` (<data_dir>/build/<build_id>/). Used only for a warehouse without audit.rpt_build_info
+    (built before that table existed); otherwise `artifacts_of_build` finds the build's own artifacts."""
     found = {p.resolve() for p in settings.data_dir.glob("build/run_results.json")}
     found |= {p.resolve() for p in settings.data_dir.glob("build/*/run_results.json")}
     return sorted((p.parent for p in found), key=lambda d: (d / "run_results.json").stat().st_mtime, reverse=True)
+
+
+def _invocation_id(folder: Path) -> str | None:
+    try:
+        meta = json.loads((folder / "run_results.json").read_text(encoding="utf-8")).get("metadata") or {}
+    except (OSError, json.JSONDecodeError):
+        return None
+    return meta.get("invocation_id")
+
+
+def dbt_target_dir(settings: Settings) -> Path:
+    """Where a hand-run `dbt build` writes its artifacts: $DBT_TARGET_PATH, else target-path of
+    dbt_project.yml (relative to the project), else target/."""
+    configured = settings.env.get("DBT_TARGET_PATH")
+    if not configured:
+        try:
+            import yaml
+
+            project = yaml.safe_load((settings.project_root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
+            configured = project.get("target-path") or "target"
+        except OSError:
+            configured = "target"
+    path = Path(configured)
+    return path if path.is_absolute() else settings.project_root / path
+
+
+def artifacts_of_build(settings: Settings, build_id: str) -> tuple[Path | None, list[Path]]:
+    """The folder holding the run_results.json of dbt invocation `build_id`: <data_dir>/build/<build_id>/
+    (`mignet build`), or the dbt target folder when its run_results.json is of that build (a hand-run
+    `dbt build`). Returns (folder or None, the folders looked in)."""
+    looked = [settings.data_dir / "build" / build_id, dbt_target_dir(settings), settings.data_dir / "build"]
+    for folder in looked:
+        if _invocation_id(folder) == build_id:
+            return folder, looked
+    return None, looked
 
 
 def _failed(run_results_file: Path) -> bool:

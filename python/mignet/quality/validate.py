@@ -21,7 +21,7 @@ from mignet.parallel import default_workers
 from mignet.parallel import process_pool as process_pool_of
 
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
-from mignet.quality.dbt_results import DbtBuild, current_build_artifacts, load_dbt_build
+from mignet.quality.dbt_results import DbtBuild, artifacts_of_build, current_build_artifacts, load_dbt_build
 from mignet.quality.params import load_params
 from mignet.quality.store import (
     Certification,
@@ -82,10 +82,9 @@ def validate(
     if not settings.warehouse.exists():
         raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
     params = load_params(settings)
-    if artifacts_dir is None:
-        artifacts_dir = current_build_artifacts(settings)
-    dbt = load_dbt_build(artifacts_dir)
-    say(f"dbt build {dbt.build_id} ({artifacts_dir or 'no run_results.json'})")
+    warehouse_build, total_rows = _warehouse_facts(settings)
+    dbt = _dbt_results(settings, warehouse_build, artifacts_dir)
+    say(f"dbt build {dbt.build_id} ({dbt.artifacts_dir or 'no run_results.json'})")
     paths = quality_paths(settings)
     started = datetime.now(timezone.utc)
 
@@ -93,7 +92,7 @@ def validate(
     # batch go to worker processes, started (forked) now, before DuckDB is opened and the GX thread starts.
     # A small warehouse is validated in this process: starting workers would cost more than it saves.
     if workers is None:
-        workers = default_workers() if _total_mart_rows(settings) >= PARALLEL_PANDERA_ROWS else 0
+        workers = default_workers() if total_rows >= PARALLEL_PANDERA_ROWS else 0
     process_pool = process_pool_of(workers) if workers > 0 else None
     try:
         con = _connect(settings)
@@ -200,16 +199,42 @@ def _connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConn
         ) from None
 
 
-def _total_mart_rows(settings: Settings) -> int:
-    """Rows of all certified marts present (DuckDB keeps the counts; nothing is scanned)."""
+def _warehouse_facts(settings: Settings) -> tuple[str | None, int]:
+    """(the build id in audit.rpt_build_info, or None for a warehouse without it; rows of all certified marts
+    present), read without scanning: DuckDB keeps the row counts."""
     con = _connect(settings, read_only=True)
     try:
-        return sum(
+        build_id = None
+        if table_exists(con, "audit", "rpt_build_info"):
+            rows = con.sql("select distinct build_id from audit.rpt_build_info").fetchall()
+            build_id = rows[0][0] if len(rows) == 1 else None
+        total = sum(
             con.sql(f'select count(*) from "{MART_SCHEMA}"."{mart}"').fetchall()[0][0]
             for mart in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, mart)
         )
+        return build_id, total
     finally:
         con.close()
+
+
+def _dbt_results(settings: Settings, warehouse_build: str | None, artifacts_dir: Path | None) -> DbtBuild:
+    """dbt's results of the build that wrote this warehouse. The warehouse names its build
+    (audit.rpt_build_info), and only that build's run_results.json is taken: found in data/build/<id>/ or the
+    dbt target folder, or the one given, which must be of that build. A warehouse without the table (older
+    builds) falls back to the newest successful build under data/build/."""
+    if warehouse_build is None:
+        return load_dbt_build(artifacts_dir if artifacts_dir is not None else current_build_artifacts(settings))
+    if artifacts_dir is None:
+        artifacts_dir, looked = artifacts_of_build(settings, warehouse_build)
+        if artifacts_dir is None:
+            return DbtBuild(warehouse_build, None, None, None, problem=(
+                f"no run_results.json of build {warehouse_build}, which wrote this warehouse, in "
+                f"{', '.join(str(p) for p in looked)}; pass the folder with `mignet validate --artifacts`"))
+    dbt = load_dbt_build(artifacts_dir)
+    if dbt.problem is None and dbt.build_id != warehouse_build:
+        dbt.problem = (f"the dbt results in {artifacts_dir} are of build {dbt.build_id}, but build "
+                       f"{warehouse_build} wrote this warehouse (audit.rpt_build_info)")
+    return dbt
 
 
 def _collect_dbt(dbt: DbtBuild, checks: dict[str, list[CheckResult]]) -> None:
