@@ -18,7 +18,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "scenario": ("mignet.network.command", "scenario", "Tie probabilities for one origin -> destination pair."),
     "gof": ("mignet.network.command", "gof", "Goodness of fit of the fitted ERGMs by exact simulation."),
     "report": ("mignet.report.command", "report", "Write the analysis report (reports/models/index.html)."),
-    "run": ("mignet.report.run", "run", "Everything end to end: generate, build, validate, publish, fit, report."),
+    "run": ("mignet.report.run", "run", "Everything end to end: generate, check, build, validate, fit, gof, publish, reports."),
 }
 
 
