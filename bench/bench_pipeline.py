@@ -105,20 +105,6 @@ def run_pipeline(args: list[str], env: dict, log: Path) -> dict:
             "exit_code": rc}
 
 
-def calibration_seconds() -> float:
-    """Wall time of a fixed pure-Python loop (10 million additions, best of 3): a yardstick of the machine's
-    speed at the time of the run, to compare runs made at different moments: the speed of a shared virtual
-    machine varies from hour to hour, and a slow hour slows every stage alike."""
-    best = float("inf")
-    for _ in range(3):
-        t0 = time.perf_counter()
-        total = 0
-        for i in range(10_000_000):
-            total += i
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def reference_fit_seconds(repeats: int = 3) -> tuple[float, int, int]:
     """Best wall time of the exact MLE on a fixed reference network: 581 nodes (the real 2019 municipalities
     when ../shared/reference is there, else a seeded synthetic layout) drawn from the study's model with fixed
@@ -162,8 +148,6 @@ def main() -> int:
     print(f"mignet pipeline benchmark: {' '.join(['mignet', *command[1:]])}")
     print(f"cpus: {os.cpu_count()} logical, load average {os.getloadavg()[0]:.2f}; "
           f"memory {psutil.virtual_memory().total / 1024**3:.1f} GB; work folder {out}", flush=True)
-    calibration = calibration_seconds()
-    print(f"machine yardstick before the run: 10 million Python additions in {calibration:.2f} s", flush=True)
     result = run_pipeline(command, env, out / "run.log")
     print(f"{'stage':<10} {'wall s':>8} {'peak RSS':>10}")
     accounted = 0.0
@@ -184,13 +168,10 @@ def main() -> int:
         print(f"target at scale 1.0: under {TARGET_SECONDS:.0f} s ({verdict_time} at scale {args.scale:g}) and "
               f"under {TARGET_BYTES / 1024**3:.0f} GB ({verdict_mem})")
 
-    after = calibration_seconds()
-    print(f"machine yardstick after the run: {after:.2f} s")
     seconds, ties, mutual = reference_fit_seconds()
     print(f"ERGM exact MLE on the fixed reference network (581 nodes, {ties:,} ties, {mutual:,} mutual pairs; "
           f"edges + mutual + density difference + distance): {seconds:.2f} s (best of 3)")
     summary = {"scale": args.scale, "command": command[1:], **result,
-               "yardstick_seconds": {"before": round(calibration, 3), "after": round(after, 3)},
                "reference_fit": {"seconds": round(seconds, 3), "ties": ties, "mutual_pairs": mutual}}
     (out / "bench_pipeline.json").write_text(json.dumps(summary, indent=2))
     if not args.keep:
