@@ -1,12 +1,11 @@
-"""Worker processes for the CPU-bound Python parts (pandera batches, goodness-of-fit simulation).
+"""Worker processes for pandera, the CPU-bound Python part of validation.
 
-pandera and the many small numpy calls of the simulation hold the GIL most of the time, so threads do not
-use a second core; processes do. Where the platform has it (Linux), the workers are forked: they start at
-once and do not import the caller's main module again, so a user's script without an
-`if __name__ == "__main__":` guard still works. Forking is safe only while no other thread and no DuckDB
-database is open in this process, so `process_pool` starts every worker immediately, and callers create
-the pool before they open DuckDB or start threads. Elsewhere (macOS, Windows) the workers are spawned.
-"""
+pandera holds the GIL most of the time, so threads do not use a second core; processes do. Where the
+platform has it (Linux), the workers are forked: they start at once and do not import the caller's main
+module again, so a user's script without an `if __name__ == "__main__":` guard still works. Forking is
+safe only while no other thread and no DuckDB database is open in this process, so `process_pool` starts
+every worker immediately, and callers create the pool before they open DuckDB or start threads. Elsewhere
+(macOS, Windows) the workers are spawned."""
 
 from __future__ import annotations
 

@@ -18,9 +18,7 @@ from pathlib import Path
 import click
 import duckdb
 
-from mignet import db
-
-from mignet import contract
+from mignet import contract, db
 
 # (table, column) -> quarantine rule of the warehouse for a value that cannot be read as the type
 ROW_RULE_FOR_UNREADABLE: dict[tuple[str, str], str] = {

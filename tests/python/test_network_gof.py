@@ -58,3 +58,21 @@ def test_statistics_equal_a_direct_count_on_the_adjacency_matrix():
             np.testing.assert_array_equal(got[name][k], want[name])
         np.testing.assert_array_equal(got["tie_distance_km"][k][: len(want["tie_distance_km"])], want["tie_distance_km"])
         assert got["tie_distance_km"][k][len(want["tie_distance_km"]):].sum() == 0
+
+
+def test_draws_without_ties_give_missing_summaries_and_no_warnings():
+    """Near-empty draws have no tie and no one-way tie: their scalar summaries are NaN, computed without a
+    numpy warning (gof runs networks in threads, where warnings cannot be switched off per call)."""
+    import warnings
+
+    from mignet.network.gof import gof_network
+
+    dyads = dyads_from_nodes(municipalities(12, seed=1))
+    dyads.loc[0, "tie"] = 1
+    params = pd.Series({**TRUE_PARAMS, "edges": -9.0, "mutual": 0.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rows = gof_network(dyads, params, n_sim=40, seed=3)
+    scalar = rows[rows["value"].isna()].set_index("statistic")
+    assert scalar["sim_mean"].isna().all() and scalar["p_value"].isna().all()
+    assert scalar.loc["reciprocity", "observed"] == 0

@@ -3,19 +3,18 @@
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-
-from mignet import db
 import numpy as np
 import pandas as pd
 
+from mignet import db
 from mignet.network import STUDY_TERMS, tables
 from mignet.network.model import ErgmExistenceWarning, fit_ergm
+from mignet.parallel import default_workers
 from mignet.settings import Settings
 
 PERIODS = ("pre_covid", "covid", "post_covid")
@@ -135,7 +134,7 @@ def fit_networks(networks: dict, method: str = "mle", terms=None, certification_
         return key, fit_ergm(dyads, terms, method=method), time.perf_counter() - start
 
     frames = []
-    workers = max(1, min(workers or os.cpu_count() or 1, len(networks) or 1))
+    workers = max(1, min(workers or default_workers(), len(networks) or 1))
     # warnings are process-wide state: they are caught once around all threads, not per fit
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ErgmExistenceWarning)

@@ -9,20 +9,18 @@ share of one-way ties that point toward the denser municipality, and the distrib
 
 from __future__ import annotations
 
-import os
 import time
-import warnings
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-
-from mignet import db
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from mignet import db
 from mignet.network.fit import certified_networks, write_results_table
 from mignet.network.model import ErgmModel
+from mignet.parallel import default_workers
 from mignet.settings import Settings
 
 DISTANCE_BIN_KM = 10.0
@@ -40,7 +38,6 @@ class PairIncidence:
         n_pairs, n = len(model.pair_i), model.n_nodes
         ones = np.ones(n_pairs, dtype=np.float32)
         cols = np.arange(n_pairs)
-        self.n_nodes, self.n_bins = n, n_bins
         self.node_i = sparse.csr_matrix((ones, (model.pair_i, cols)), shape=(n, n_pairs))
         self.node_j = sparse.csr_matrix((ones, (model.pair_j, cols)), shape=(n, n_pairs))
         self.bin = sparse.csr_matrix((ones, (distance_bin, cols)), shape=(n_bins, n_pairs))
@@ -120,16 +117,20 @@ def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: 
         obs = np.asarray(obs, dtype=float).reshape(-1)
         valid = np.isfinite(sim)
         n_valid = valid.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            low, high = np.nanquantile(sim, [0.025, 0.975], axis=0)
-            mean = np.nanmean(sim, axis=0)
-            sd = np.nanstd(sim, axis=0, ddof=1)
-            # two-sided Monte Carlo p-value of the observed value among the draws
-            below = ((sim <= obs) & valid).sum(axis=0) + 1
-            above = ((sim >= obs) & valid).sum(axis=0) + 1
-            p = np.minimum(1.0, 2 * np.minimum(below, above) / (n_valid + 1))
-        p = np.where(n_valid > 0, p, np.nan)
+        # summaries only over columns with enough valid draws, so numpy never warns: this runs in several
+        # threads at once, and warnings.catch_warnings is process-wide state, not safe to toggle per thread
+        some, several = n_valid > 0, n_valid > 1
+        mean, low, high, sd = (np.full(sim.shape[1], np.nan) for _ in range(4))
+        if some.any():
+            mean[some] = np.nanmean(sim[:, some], axis=0)
+            quantiles = np.nanquantile(sim[:, some], [0.025, 0.975], axis=0)
+            low[some], high[some] = quantiles[0], quantiles[1]
+        if several.any():
+            sd[several] = np.nanstd(sim[:, several], axis=0, ddof=1)
+        # two-sided Monte Carlo p-value of the observed value among the draws
+        below = ((sim <= obs) & valid).sum(axis=0) + 1
+        above = ((sim >= obs) & valid).sum(axis=0) + 1
+        p = np.where(some, np.minimum(1.0, 2 * np.minimum(below, above) / (n_valid + 1)), np.nan)
         frames.append(pd.DataFrame({"statistic": statistic, "value": values, "observed": obs, "sim_mean": mean,
                                     "sim_low": low, "sim_high": high, "sim_sd": sd, "p_value": p}))
 
@@ -190,7 +191,7 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
     # The networks are independent and each has its own seed, so they run on a thread per core (numpy and
     # scipy release the GIL in the array work) and the results do not depend on the number of threads.
     frames = []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers or os.cpu_count() or 1, len(jobs) or 1))) as pool:
+    with ThreadPoolExecutor(max_workers=max(1, min(workers or default_workers(), len(jobs) or 1))) as pool:
         for (index, key, dyads, params, method), (rows, seconds) in zip(jobs, pool.map(one, jobs)):
             rows.insert(0, "group_value", key[2])
             rows.insert(0, "group_type", key[1])

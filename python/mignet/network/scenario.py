@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-
-from mignet import db
 import numpy as np
 import pandas as pd
 from scipy.special import expit, logsumexp
 
+from mignet import db
 from mignet.network.fit import DYAD_MART, NETWORK_GROUPS, PERIODS
 from mignet.settings import Settings
 

@@ -7,10 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import duckdb
-
-from mignet import db
 import pandas as pd
 
+from mignet import db
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
 from mignet.quality.store import Certification, content_hash, latest_certification, table_exists
 from mignet.settings import Settings

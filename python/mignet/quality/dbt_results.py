@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mignet.quality import CERTIFIED_MARTS
+from mignet.quality.params import dbt_project
 from mignet.quality.store import CheckResult
 from mignet.settings import Settings
 
@@ -48,16 +49,7 @@ def _invocation_id(folder: Path) -> str | None:
 def dbt_target_dir(settings: Settings) -> Path:
     """Where a hand-run `dbt build` writes its artifacts: $DBT_TARGET_PATH, else target-path of
     dbt_project.yml (relative to the project), else target/."""
-    configured = settings.env.get("DBT_TARGET_PATH")
-    if not configured:
-        try:
-            import yaml
-
-            project = yaml.safe_load((settings.project_root / "dbt_project.yml").read_text(encoding="utf-8")) or {}
-            configured = project.get("target-path") or "target"
-        except OSError:
-            configured = "target"
-    path = Path(configured)
+    path = Path(settings.env.get("DBT_TARGET_PATH") or dbt_project(settings).get("target-path") or "target")
     return path if path.is_absolute() else settings.project_root / path
 
 

@@ -54,10 +54,15 @@ def _read_seed(root: Path, name: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def dbt_vars(settings: Settings) -> dict:
+def dbt_project(settings: Settings) -> dict:
+    """dbt_project.yml of the project, parsed."""
     path = settings.project_root / "dbt_project.yml"
     with path.open(encoding="utf-8") as f:
-        return (yaml.safe_load(f) or {}).get("vars", {}) or {}
+        return yaml.safe_load(f) or {}
+
+
+def dbt_vars(settings: Settings) -> dict:
+    return dbt_project(settings).get("vars", {}) or {}
 
 
 def load_params(settings: Settings) -> QualityParams:

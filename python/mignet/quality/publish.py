@@ -33,7 +33,6 @@ from pathlib import Path
 import duckdb
 
 from mignet import db
-
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
 from mignet.quality.certified import NotCertifiedError, verify_certified
 from mignet.quality.params import QualityParams, load_params

@@ -19,6 +19,7 @@ import duckdb
 import jinja2
 
 from mignet.quality import CERTIFIED_MARTS
+from mignet.quality.dbt_results import dbt_target_dir
 from mignet.quality.store import Certification, table_exists
 from mignet.settings import Settings
 
@@ -129,11 +130,9 @@ def write_quality_report(
 ) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     # dbt docs kept with the build's artifacts, else those of a hand-run `dbt docs generate`
-    dbt_docs = next(
-        (p for p in (dbt.artifacts_dir / "index.html" if dbt.artifacts_dir else None,
-                     settings.project_root / "target" / "index.html") if p is not None and p.exists()),
-        settings.project_root / "target" / "index.html",
-    )
+    docs = [dbt.artifacts_dir / "index.html"] if dbt.artifacts_dir else []
+    docs.append(dbt_target_dir(settings) / "index.html")
+    dbt_docs = next((p for p in docs if p.exists()), docs[-1])
     marts = []
     for mart in CERTIFIED_MARTS:
         cert = certifications[mart]

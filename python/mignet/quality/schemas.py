@@ -7,8 +7,8 @@ The marts are too large to load whole (fct_moves holds millions of moves, the dy
 so `validate_mart` streams the table out of DuckDB in Arrow record batches, validates each batch with
 `lazy=True` (every failure of every rule is reported, not just the first), and merges the failure cases:
 memory stays bounded by a few batches. Large marts are validated in worker processes, two batches per
-worker in flight, merged in table order (pandera is single-threaded Python; the machine has more cores). Rules that need more than one row at a time (unique keys, sums,
-shares per year) are Great Expectations suites in `expectations.py`.
+worker in flight, merged in table order (pandera is single-threaded Python). Rules that need more than one
+row at a time (unique keys, sums, shares per year) are Great Expectations suites in `expectations.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
+import pyarrow
 from pandera.typing import Series
 
 from mignet.contract import COUNTRY_PATTERN, LAMBERT72_X_RANGE, LAMBERT72_Y_RANGE, MOVE_TYPES, NIS_PATTERN, SEXES
@@ -337,17 +338,20 @@ def _merge_tallies(into: dict[str, _Tally], part: dict[str, _Tally]) -> None:
 _WORKER_SCHEMAS: dict[tuple, pa.DataFrameSchema] = {}
 
 
+def _batch_frame(batches: list, offset: int) -> pd.DataFrame:
+    """Arrow record batches as one pandas frame indexed by row number in the table."""
+    frame = pyarrow.Table.from_batches(batches).to_pandas(date_as_object=False)
+    frame.index = pd.RangeIndex(offset, offset + len(frame))
+    return frame
+
+
 def _tally_batches(mart: str, params: QualityParams, batches: list, offset: int) -> dict[str, _Tally]:
     """Worker-process side of `validate_mart`: the schema is rebuilt from `params` (its checks are closures,
     which do not pickle) once per process, and the Arrow batches arrive pickled (Arrow IPC buffers)."""
-    import pyarrow
-
     key = (mart, repr(params))
     if key not in _WORKER_SCHEMAS:
         _WORKER_SCHEMAS[key] = mart_models(params)[mart].to_schema()
-    frame = pyarrow.Table.from_batches(batches).to_pandas(date_as_object=False)
-    frame.index = pd.RangeIndex(offset, offset + len(frame))
-    return _tally_frame(_WORKER_SCHEMAS[key], frame, SAMPLE_ID_COLUMNS[mart])
+    return _tally_frame(_WORKER_SCHEMAS[key], _batch_frame(batches, offset), SAMPLE_ID_COLUMNS[mart])
 
 
 def validate_mart(
@@ -385,11 +389,7 @@ def validate_mart(
 
     for offset, chunk in batches():
         if pool is None:
-            import pyarrow
-
-            frame = pyarrow.Table.from_batches(chunk).to_pandas(date_as_object=False)
-            frame.index = pd.RangeIndex(offset, offset + len(frame))
-            _merge_tallies(tallies, _tally_frame(schema, frame, id_columns))
+            _merge_tallies(tallies, _tally_frame(schema, _batch_frame(chunk, offset), id_columns))
             continue
         in_flight.append(pool.submit(_tally_batches, mart, params, chunk, offset))
         while len(in_flight) >= max_in_flight:

@@ -16,10 +16,7 @@ from pathlib import Path
 
 import duckdb
 
-from mignet import db
-from mignet.parallel import default_workers
-from mignet.parallel import process_pool as process_pool_of
-
+from mignet import db, parallel
 from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
 from mignet.quality.dbt_results import DbtBuild, artifacts_of_build, current_build_artifacts, load_dbt_build
 from mignet.quality.params import load_params
@@ -34,7 +31,7 @@ from mignet.quality.store import (
 from mignet.settings import Settings
 
 
-# below this many mart rows in all, spawning pandera worker processes costs more than it saves
+# below this many mart rows in all, starting pandera worker processes costs more than it saves
 PARALLEL_PANDERA_ROWS = 2_000_000
 
 
@@ -92,8 +89,8 @@ def validate(
     # batch go to worker processes, started (forked) now, before DuckDB is opened and the GX thread starts.
     # A small warehouse is validated in this process: starting workers would cost more than it saves.
     if workers is None:
-        workers = default_workers() if total_rows >= PARALLEL_PANDERA_ROWS else 0
-    process_pool = process_pool_of(workers) if workers > 0 else None
+        workers = parallel.default_workers() if total_rows >= PARALLEL_PANDERA_ROWS else 0
+    process_pool = parallel.process_pool(workers) if workers > 0 else None
     try:
         con = _connect(settings)
         try:

@@ -9,11 +9,10 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
-from mignet import db
 import pandas as pd
 import yaml
 
+from mignet import db
 from mignet.report.scenarios import choose_pairs
 from mignet.settings import Settings
 
