@@ -14,11 +14,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "build": ("mignet.warehouse.command", "build", "Run `dbt build` into a fresh warehouse file and swap it in."),
     "validate": ("mignet.quality.command", "validate", "Check the marts (dbt, pandera, GX), certify them, write the quality report."),
     "publish": ("mignet.quality.command", "publish", "Export certified marts to a release and switch analytics.duckdb to it."),
-    "fit": ("mignet.network.command", "fit", "Fit the 24 ERGMs on the certified network dyads; write estimates and tables."),
+    "fit": ("mignet.network.command", "fit", "Fit the ERGM of every network on the certified dyads; write estimates and tables."),
     "scenario": ("mignet.network.command", "scenario", "Tie probabilities for one origin -> destination pair."),
     "gof": ("mignet.network.command", "gof", "Goodness of fit of the fitted ERGMs by exact simulation."),
     "report": ("mignet.report.command", "report", "Write the analysis report (reports/models/index.html)."),
-    "run": ("mignet.report.run", "run", "Everything end to end: generate, check, build, validate, fit, gof, publish, reports."),
+    "run": ("mignet.pipeline", "run", "Everything end to end: generate, check, build, validate, fit, gof, publish, reports."),
 }
 
 

@@ -49,8 +49,11 @@ def _build(settings: Settings, dbt_vars: dict | None = None) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def small_register(tmp_path_factory) -> Path:
-    return _generate(tmp_path_factory.mktemp("small_register"), faults=0.0)
+def small_register() -> Path:
+    """The clean register of the template warehouse (test_quality_support.template): do not modify it."""
+    from test_quality_support import template
+
+    return template().raw_dir
 
 
 @pytest.fixture(scope="session")
@@ -59,8 +62,11 @@ def faulty_register(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def built_warehouse(tmp_path_factory, small_register) -> Settings:
-    return _build(make_settings(tmp_path_factory.mktemp("built_warehouse"), small_register))
+def built_warehouse(tmp_path_factory) -> Settings:
+    """A copy of the template warehouse (built once per test process) with its dbt artifacts."""
+    from test_quality_support import copy_warehouse, template
+
+    return copy_warehouse(template(), tmp_path_factory.mktemp("built_warehouse"))
 
 
 @pytest.fixture(scope="session")

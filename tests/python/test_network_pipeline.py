@@ -12,16 +12,37 @@ from click.testing import CliRunner
 
 from mignet.cli import main
 from mignet.network import ErgmExistenceWarning, fit_ergm
-from mignet.network.fit import NETWORK_GROUPS, PERIODS, STUDY_TERMS, fit_all
+from mignet.db import content_hash
+from mignet.network.fit import STUDY_TERMS, fit_all
 from mignet.network.gof import run_gof
 from mignet.network.scenario import ScenarioError, scenario, tie_probabilities
 from mignet.network.simulate import draw_network, dyads_from_nodes, municipalities
-from mignet.quality.certified import NotCertifiedError
-from mignet.quality.store import CheckResult, content_hash, ensure_schema, write_certification
+from mignet.quality.store import CheckResult, ensure_schema, write_certification
 from mignet.settings import Settings
+from mignet.warehouse import NotCertifiedError
 
 N_NODES = 30
 NO_MUTUAL = ("covid", "age_band", "56-75")
+# the networks of this test warehouse (its own dim_network): three periods x eight groups
+PERIODS = {"pre_covid": ("2018-01-01", "2019-12-31"), "covid": ("2020-01-01", "2021-12-31"),
+           "post_covid": ("2022-01-01", "2023-12-31")}
+NETWORK_GROUPS = (
+    ("all", "all"),
+    ("age_band", "18-30"), ("age_band", "31-55"), ("age_band", "56-75"),
+    ("income_group", "low"), ("income_group", "lower_middle"), ("income_group", "upper_middle"), ("income_group", "high"),
+)
+
+
+def network_catalogue() -> pd.DataFrame:
+    rows = []
+    for p, (period, (start, end)) in enumerate(PERIODS.items()):
+        for g, (group_type, group_value) in enumerate(NETWORK_GROUPS):
+            order = 0 if group_type == "all" else [v for t, v in NETWORK_GROUPS if t == group_type].index(group_value) + 1
+            rows.append({"network_id": p * len(NETWORK_GROUPS) + g + 1, "period_label": period,
+                         "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end),
+                         "density_year": int(start[:4]), "group_type": group_type, "group_value": group_value,
+                         "group_order": order})
+    return pd.DataFrame(rows)
 
 
 def build_networks(seed=3):
@@ -44,6 +65,9 @@ def build_networks(seed=3):
     dyads["reverse_tie"] = reverse.reindex(pd.MultiIndex.from_arrays(
         [dyads.period_label, dyads.group_type, dyads.group_value, dyads.destination_nis, dyads.origin_nis])).to_numpy()
     dyads["n_moves"] = dyads["tie"] * 3
+    catalogue = network_catalogue()
+    dyads = dyads.merge(catalogue[["network_id", "period_label", "group_type", "group_value"]],
+                        on=["period_label", "group_type", "group_value"])
     dyads["tie"] = dyads["tie"].astype(bool)  # as in the mart
     dyads["reverse_tie"] = dyads["reverse_tie"].astype(bool)
     names = pd.DataFrame({"nis_code": nodes.nis_code, "name_nl": [f"Gemeente{i}" for i in range(N_NODES)],
@@ -52,18 +76,21 @@ def build_networks(seed=3):
 
 
 def certify(con, mart, checks=()):
-    n, h = content_hash(con, mart)
+    n, h = content_hash(con, "marts", mart)
     return write_certification(con, build_id="testbuild", mart=mart, row_count=n, hash_=h, checks=list(checks))
 
 
 def dyads_only_warehouse(path, dyads, checks=()):
-    """A warehouse holding only the dyad mart, certified with these check results."""
+    """A warehouse holding only the network marts, the dyads certified with these check results."""
     con = duckdb.connect(str(path))
     con.execute("create schema marts")
     con.register("d", dyads)
+    con.register("c", network_catalogue())
     con.execute("create table marts.mart_network_dyads as select * from d")
+    con.execute("create table marts.dim_network as select * from c")
     ensure_schema(con)
     certify(con, "mart_network_dyads", checks)
+    certify(con, "dim_network")
     con.close()
 
 
@@ -78,11 +105,13 @@ def warehouse(tmp_path_factory):
     con.execute("create schema marts")
     con.register("d", dyads)
     con.register("m", names)
+    con.register("c", network_catalogue())
     con.execute("create table marts.mart_network_dyads as select * from d")
     con.execute("create table marts.dim_municipality as select * from m")
+    con.execute("create table marts.dim_network as select * from c")
     ensure_schema(con)
-    certify(con, "mart_network_dyads")
-    certify(con, "dim_municipality")
+    for mart in ("mart_network_dyads", "dim_municipality", "dim_network"):
+        certify(con, mart)
     con.close()
     return settings, env, dyads
 
@@ -119,7 +148,7 @@ def test_fit_all_writes_24_models_and_tables(warehouse):
         for ext in ("md", "csv", "html"):
             assert (folder / f"{stem}.{ext}").is_file()
     md = (folder / "all.md").read_text()
-    assert "Mutual (reciprocity)" in md and "Pre-COVID 2018-2019 log odds" in md
+    assert "Mutual (reciprocity)" in md and "pre_covid (2018-2019) log odds" in md
     table = pd.read_csv(folder / "age_band_56-75.csv")
     assert "-inf" in table.loc[table.term.str.startswith("Mutual"), "covid log odds"].iloc[0]
     assert "Mutual" in (folder / "appendix.html").read_text()
@@ -232,8 +261,9 @@ def test_certified_networks_are_reused_only_while_the_certified_table_is_unchang
     dyads_only_warehouse(env["MIGNET_WAREHOUSE"], dyads)
     settings = Settings.from_env(environ=env)
     first = certified_networks(settings)
-    assert certified_networks(settings) is first  # the same read, not a second one
-    assert len(first[1]) == 24
+    again = certified_networks(settings)
+    assert again.dyads is first.dyads and again.frames is first.frames  # the same read, not a second one
+    assert len(first.frames) == 24
     con = duckdb.connect(env["MIGNET_WAREHOUSE"])
     con.execute("update marts.mart_network_dyads set n_moves = n_moves + 1 where origin_nis = "
                 "(select min(origin_nis) from marts.mart_network_dyads)")

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fake_build import certify, record_build, record_results
 from mignet.settings import Settings
 
 PERIODS = [("pre_covid", "2018-01-01", "2019-12-31"), ("covid", "2020-01-01", "2021-12-31"),
@@ -51,7 +52,7 @@ def synthetic_municipalities(n: int, rng: np.random.Generator) -> pd.DataFrame:
 def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int = 7) -> None:
     rng = np.random.default_rng(seed)
     con = duckdb.connect(str(path))
-    for schema in ("marts", "results", "main_staging", "quality"):
+    for schema in ("marts", "results", "quality"):
         con.execute(f"create schema if not exists {schema}")
     dim = municipalities.drop(columns=["population", "density_per_km2"])
     con.register("dim", dim)
@@ -61,9 +62,17 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
                          columns=["nis_code", "year", "population", "area_km2", "density_per_km2"])
     con.register("years", years)
     con.execute("create table marts.dim_municipality_year as select * from years")
-    con.register("periods", pd.DataFrame(PERIODS, columns=["period_label", "start_date", "end_date"]))
-    con.execute("create table main_staging.periods as select period_label, start_date::date as start_date, "
-                "end_date::date as end_date from periods")
+    catalogue = []
+    for p, (period, start, end) in enumerate(PERIODS):
+        for g, (gt, gv) in enumerate(GROUPS):
+            order = 0 if gt == "all" else [v for t, v in GROUPS if t == gt].index(gv) + 1
+            catalogue.append({"network_id": p * len(GROUPS) + g + 1, "period_label": period,
+                              "period_start": pd.Timestamp(start), "period_end": pd.Timestamp(end),
+                              "density_year": int(start[:4]), "group_type": gt, "group_value": gv, "group_order": order})
+    catalogue = pd.DataFrame(catalogue)
+    con.register("catalogue", catalogue)
+    con.execute("create table marts.dim_network as select * from catalogue")
+    network_id = {(r.period_label, r.group_type, r.group_value): r.network_id for r in catalogue.itertuples()}
 
     rows = []
     for period, _, _ in PERIODS:
@@ -77,6 +86,7 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
                     est, se, exists = float("nan"), float("nan"), False
                 z = est / se
                 rows.append({
+                    "network_id": network_id[(period, gt, gv)],
                     "period_label": period, "group_type": gt, "group_value": gv, "term": term, "estimate": est,
                     "std_error": se, "z": z, "p_value": 0.001 if abs(z) > 3.3 else 0.2,
                     "stars": "***" if abs(z) > 3.3 else "", "odds_ratio": float(np.exp(est)),
@@ -129,7 +139,8 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
     dyads = []
     for period, _, _ in PERIODS:
         n_moves = rng.poisson(0.05, len(o))
-        dyads.append(pd.DataFrame({"period_label": period, "group_type": "all", "group_value": "all",
+        dyads.append(pd.DataFrame({"network_id": network_id[(period, "all", "all")],
+                                   "period_label": period, "group_type": "all", "group_value": "all",
                                    "origin_nis": code_arr[o], "destination_nis": code_arr[d], "n_moves": n_moves,
                                    "tie": (n_moves > 0).astype(int), "reverse_tie": 0,
                                    "density_diff_per_1000": (dens_arr[o] - dens_arr[d]) / 1000.0,
@@ -151,10 +162,11 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
         select 'p' || i as person_id, 2018 + i % 6 as income_year, i % 8 = 0 as income_imputed,
                'mean_age_band_year' as imputation_method
         from range(3000) t(i)""")
-    con.execute("""create table quality.certifications as select * from (values
-        ('cert-dyads-1', 'build-1', 'mart_network_dyads', 1000, 'h', 'certified', '[]', now()),
-        ('cert-shares-1', 'build-1', 'mart_destination_shares', 1000, 'h', 'certified', '[]', now()))
-        t(certification_id, build_id, mart, row_count, content_hash, status, failed_checks, checked_at)""")
+    record_build(con)
+    certs = certify(con)
+    inputs = {m: certs[m] for m in ("dim_network", "mart_network_dyads")}
+    estimates_hash = record_results(con, "model_estimates", inputs)
+    record_results(con, "model_gof", {**inputs, "results.model_estimates": estimates_hash})
     con.close()
 
 

@@ -11,8 +11,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from mignet.report.run import run
-from mignet.report.runstate import RunState, differences, files_fingerprint
+from mignet.pipeline import code_closure, run
+from mignet.runstate import RunState, differences, files_fingerprint
 
 STAGES = ["generate", "check-raw", "build", "validate", "fit", "gof", "publish", "report"]
 
@@ -63,11 +63,14 @@ def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
     assert _statuses(third.output) == {**{s: "up to date" for s in STAGES[:-1]}, "report": "ran"}
     assert f"report: write the analysis report ... runs ({models} is missing)" in third.output
 
-    # More simulations change the goodness of fit only: gof and the report rerun, the rest is kept.
+    # More simulations change the goodness of fit only: gof reruns, and what reads it (the release carries
+    # the goodness of fit, the report draws it); the rest is kept.
     fourth = runner.invoke(run, [*args[:-1], "12"])
     assert fourth.exit_code == 0, fourth.output
-    assert _statuses(fourth.output) == {**{s: "up to date" for s in STAGES}, "gof": "ran", "report": "ran"}
+    assert _statuses(fourth.output) == {**{s: "up to date" for s in STAGES}, "gof": "ran", "publish": "ran",
+                                        "report": "ran"}
     assert "runs (n_sim 10 -> 12)" in fourth.output
+    assert "publish: publish certified marts and model estimates ... runs (gof changed)" in fourth.output
 
 
 def test_generator_options_are_refused_with_a_raw_dir(run_env):
@@ -104,3 +107,22 @@ def test_fingerprints_name_what_changed(tmp_path):
     assert differences({"raw_files": before, "seed": 1}, {"raw_files": after, "seed": 2}) == [
         "raw_files changed (moves.parquet)", "seed 1 -> 2"]
     assert differences(None, {"x": 1}) == ["never run"]
+
+
+def test_code_fingerprints_follow_the_imports_of_each_stage():
+    """A stage's code is every mignet module its entry imports, directly or not, function-level imports
+    included: fit depends on the model and the warehouse, not on the report; the report depends on the
+    scenario probabilities it imports from the network package, and on its templates."""
+    from mignet.pipeline import PACKAGE_ROOT
+
+    def names(entry):
+        return {p.relative_to(PACKAGE_ROOT.parent).as_posix() for p in code_closure(entry)}
+
+    fit = names("mignet.network.fit")
+    assert {"mignet/network/model.py", "mignet/network/likelihood.py", "mignet/warehouse/__init__.py",
+            "mignet/warehouse/build_settings.py", "mignet/db.py"} <= fit
+    assert not any(n.startswith("mignet/report/") for n in fit)
+    report = names("mignet.report.models")
+    assert "mignet/network/scenario.py" in report and "mignet/report/templates/models.html.j2" in report
+    validate = names("mignet.quality.validate")
+    assert "mignet/quality/expectations.py" in validate and "mignet/quality/templates/quality_report.html.j2" in validate

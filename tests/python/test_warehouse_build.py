@@ -213,5 +213,12 @@ def test_warehouse_names_the_build_that_wrote_it(built_warehouse):
     """audit.rpt_build_info holds dbt's invocation id, the name of the build's artifact folder."""
     folder = next((built_warehouse.data_dir / "build").glob("*/run_results.json")).parent
     invocation = json.loads((folder / "run_results.json").read_text())["metadata"]["invocation_id"]
-    rows = _query(built_warehouse, "select build_id, target_vintage, imputation_method, min_moves from audit.rpt_build_info")
-    assert rows == [(invocation, 2019, "mean", 1)] and folder.name == invocation
+    assert _query(built_warehouse, "select build_id from audit.rpt_build_info") == [(invocation,)]
+    assert folder.name == invocation
+    # every var of the build, with the value it used, under the same build id
+    vars_ = dict(_query(built_warehouse, "select var_name, value_json from audit.rpt_build_vars"))
+    assert vars_["target_vintage"] == "2019" and vars_["imputation_method"] == '"mean"' and vars_["min_moves"] == "1"
+    assert _query(built_warehouse, "select distinct build_id from audit.rpt_build_vars") == [(invocation,)]
+    # and the content it wrote: every seed and mart, with its content hash
+    recorded = {t for t, in _query(built_warehouse, "select table_name from audit.rpt_build_content")}
+    assert {"periods", "age_bands", "income_groups", "fct_moves", "mart_network_dyads", "dim_network"} <= recorded

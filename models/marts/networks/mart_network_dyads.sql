@@ -83,6 +83,7 @@ dyads as (
 
 final as (
     select
+        cast(dyads.network_id as integer) as network_id,
         cast(networks.period_label as varchar) as period_label,
         cast(networks.group_type as varchar) as group_type,
         cast(networks.group_value as varchar) as group_value,

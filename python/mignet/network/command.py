@@ -11,39 +11,44 @@ def _progress(message: str) -> None:
     click.echo(message)
 
 
+def _refusals():
+    from mignet.warehouse import WarehouseError
+
+    return (WarehouseError, FileNotFoundError, ValueError)
+
+
 @click.command("fit")
 @click.option("--method", type=click.Choice(["mle", "mple"]), default="mle", show_default=True,
               help="mle: exact maximum likelihood; mple: ergm's maximum pseudo-likelihood (for comparison).")
 def fit(method):
-    """Fit the 24 ERGMs (3 periods x all, 3 age bands, 4 income groups) on the certified network dyads;
-    write results.model_estimates and the appendix tables (reports/models/tables/)."""
+    """Fit the ERGM of every network (each period x all movers, each age band, each income group of the
+    seeds: marts.dim_network) on the certified network dyads; write results.model_estimates and the appendix
+    tables (reports/models/tables/)."""
     from mignet.network.fit import fit_all
-    from mignet.quality.certified import NotCertifiedError
 
     settings = Settings.from_env()
     try:
         fit_all(settings, method=method, progress=_progress)
-    except (NotCertifiedError, FileNotFoundError, ValueError) as err:
+    except _refusals() as err:
         raise click.ClickException(f"mignet fit refused: {err}") from None
 
 
 @click.command("scenario")
 @click.argument("origin")
 @click.argument("destination")
-@click.option("--period", required=True, type=click.Choice(["pre_covid", "covid", "post_covid"]))
+@click.option("--period", default=None, help="A period of the periods seed (default: the last one).")
 @click.option("--group", default="all", show_default=True,
-              help="all, an age band (18-30, 31-55, 56-75) or an income group (low, lower_middle, upper_middle, high).")
+              help="all, an age band or an income group (as in marts.dim_network).")
 @click.option("--method", type=click.Choice(["mle", "mple"]), default=None, help="Which stored fit (default: the stored one).")
 def scenario(origin, destination, period, group, method):
     """Tie probabilities ORIGIN -> DESTINATION (NIS codes or Dutch/French names) under a fitted model."""
     from mignet.network.scenario import ScenarioError
     from mignet.network.scenario import scenario as compute
-    from mignet.quality.certified import NotCertifiedError
 
     settings = Settings.from_env()
     try:
         s = compute(settings, origin, destination, period, group, method=method)
-    except (ScenarioError, NotCertifiedError, FileNotFoundError) as err:
+    except (ScenarioError, *_refusals()) as err:
         raise click.ClickException(str(err)) from None
     click.echo(f"{s.origin_name} ({s.origin_nis}) -> {s.destination_name} ({s.destination_nis}), "
                f"{s.period_label}, {'all movers' if s.group_type == 'all' else s.group_type + ' ' + s.group_value} "
@@ -58,14 +63,13 @@ def scenario(origin, destination, period, group, method):
 @click.command("gof")
 @click.option("--n-sim", type=click.IntRange(min=2), default=200, show_default=True, help="Simulated networks per model.")
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--all-figures", is_flag=True, help="Distribution figures for all 24 networks, not only all movers.")
+@click.option("--all-figures", is_flag=True, help="Distribution figures for every network, not only all movers.")
 def gof(n_sim, seed, all_figures):
     """Goodness of fit of the stored ERGMs by exact simulation; writes results.model_gof and figures."""
     from mignet.network.gof import run_gof
-    from mignet.quality.certified import NotCertifiedError
 
     settings = Settings.from_env()
     try:
         run_gof(settings, n_sim=n_sim, seed=seed, progress=_progress, all_figures=all_figures)
-    except (NotCertifiedError, FileNotFoundError, RuntimeError, ValueError) as err:
+    except (RuntimeError, *_refusals()) as err:
         raise click.ClickException(f"mignet gof refused: {err}") from None

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from mignet import db
-from mignet.network.fit import certified_networks, write_results_table
+from mignet.network.fit import certified_networks
 from mignet.network.model import ErgmModel
 from mignet.parallel import default_workers
 from mignet.settings import Settings
+from mignet.warehouse import RESULTS_SCHEMA, Warehouse
 
 DISTANCE_BIN_KM = 10.0
 GOF_COLUMNS = ["period_label", "group_type", "group_value", "statistic", "value", "observed", "sim_mean", "sim_low",
@@ -145,20 +145,6 @@ def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: 
     return pd.concat(frames, ignore_index=True)
 
 
-def _read_estimates(settings: Settings) -> pd.DataFrame:
-    if not settings.warehouse.exists():
-        raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
-    con = db.connect(str(settings.warehouse), read_only=True)
-    try:
-        n = con.execute("select count(*) from information_schema.tables where table_schema = 'results' "
-                        "and table_name = 'model_estimates'").fetchone()[0]
-        if not n:
-            raise RuntimeError(f"{settings.warehouse} has no results.model_estimates: run `mignet fit` first")
-        return con.execute("select * from results.model_estimates").df()
-    finally:
-        con.close()
-
-
 def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, all_figures: bool = False,
             workers: int | None = None) -> pd.DataFrame:
     """Goodness of fit of the stored models (results.model_estimates) on the certified dyads; writes
@@ -167,8 +153,11 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
     core) simulate networks side by side. Returns the gof rows."""
     if n_sim < 2:
         raise ValueError("n_sim must be at least 2")
-    estimates = _read_estimates(settings)
-    certified, networks = certified_networks(settings)
+    warehouse = Warehouse(settings)
+    stored = warehouse.read_results("model_estimates")
+    estimates = stored.frame
+    certified = certified_networks(settings)
+    networks = certified.frames
     computed_at = datetime.now(timezone.utc).replace(tzinfo=None)
     jobs = []
     for index, (key, dyads) in enumerate(networks.items()):
@@ -199,7 +188,7 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
             rows["n_sim"] = n_sim
             rows["seed"] = seed + index
             rows["method"] = method
-            rows["certification_id"] = certified.certification_id
+            rows["certification_id"] = certified.dyads.certification_id
             rows["computed_at"] = computed_at
             frames.append(rows[GOF_COLUMNS])
             if progress:
@@ -208,7 +197,8 @@ def run_gof(settings: Settings, n_sim: int = 200, seed: int = 1, progress=None, 
                          f"{scalar.loc['reciprocity', 'sim_mean']:.3f} [{scalar.loc['reciprocity', 'sim_low']:.3f}, "
                          f"{scalar.loc['reciprocity', 'sim_high']:.3f}] ({seconds:.1f} s)")
     gof = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=GOF_COLUMNS)
-    write_results_table(settings, "model_gof", gof)
+    warehouse.write_results("model_gof", gof, inputs={**certified.inputs,
+                                                      f"{RESULTS_SCHEMA}.model_estimates": stored.content_hash})
     paths = plot_gof(gof, settings.reports_dir / "models" / "figures", all_networks=all_figures)
     if progress:
         progress(f"wrote results.model_gof ({len(gof)} rows) and {len(paths)} figures to {settings.reports_dir / 'models' / 'figures'}")

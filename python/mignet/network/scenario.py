@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit, logsumexp
 
-from mignet import db
-from mignet.network.fit import DYAD_MART, NETWORK_GROUPS, PERIODS
+import difflib
+
+from mignet.network.fit import DYAD_MART, NETWORK_MART
 from mignet.settings import Settings
+from mignet.warehouse import Warehouse
 
 
 class ScenarioError(ValueError):
@@ -78,11 +80,25 @@ class Scenario:
         return asdict(self)
 
 
-def group_type_of(group: str) -> tuple[str, str]:
-    matches = [(gt, gv) for gt, gv in NETWORK_GROUPS if gv.casefold() == group.casefold()]
-    if not matches:
-        raise ScenarioError(f"unknown group {group!r}; groups: {', '.join(gv for _, gv in NETWORK_GROUPS)}")
-    return matches[0]
+def _suggest(value: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(value, choices, n=3, cutoff=0.5)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def network_of(catalogue: pd.DataFrame, period: str | None, group: str) -> pd.Series:
+    """The dim_network row of a period (default: the last) and a group given by its value (all, an age band, an
+    income group; case-insensitive)."""
+    periods = list(dict.fromkeys(catalogue.sort_values("network_id")["period_label"].astype(str)))
+    if period is None:
+        period = periods[-1]
+    if period not in periods:
+        raise ScenarioError(f"unknown period {period!r}{_suggest(period, periods)}; periods: {', '.join(periods)}")
+    rows = catalogue[(catalogue["period_label"] == period)
+                     & (catalogue["group_value"].astype(str).str.casefold() == group.casefold())]
+    if rows.empty:
+        values = list(dict.fromkeys(catalogue.sort_values("network_id")["group_value"].astype(str)))
+        raise ScenarioError(f"unknown group {group!r}{_suggest(group, values)}; groups: {', '.join(values)}")
+    return rows.iloc[0]
 
 
 def resolve_municipality(con, value: str) -> tuple[str, str]:
@@ -100,51 +116,43 @@ def resolve_municipality(con, value: str) -> tuple[str, str]:
     return str(rows[0][0]), str(rows[0][1] or rows[0][2])
 
 
-def scenario(settings: Settings, origin: str, destination: str, period: str, group: str = "all",
+def scenario(settings: Settings, origin: str, destination: str, period: str | None = None, group: str = "all",
              method: str | None = None) -> Scenario:
     """Tie probabilities origin -> destination from the stored estimates (results.model_estimates) and the
-    certified dyad covariates of that network."""
-    from mignet.quality.certified import verify_certified
-
-    if period not in PERIODS:
-        raise ScenarioError(f"unknown period {period!r}; periods: {', '.join(PERIODS)}")
-    group_type, group_value = group_type_of(group)
-    if not settings.warehouse.exists():
+    certified dyad covariates of that network; `period` defaults to the last period of dim_network."""
+    warehouse = Warehouse(settings)
+    if not warehouse.exists():
         raise ScenarioError(f"warehouse {settings.warehouse} does not exist; run `mignet build` and `mignet fit` first")
-    con = db.connect(str(settings.warehouse), read_only=True)
-    try:
+    with warehouse.reading(marts=(NETWORK_MART, "dim_municipality", DYAD_MART), results=("model_estimates",)) as (con, _):
+        catalogue = con.execute(f"select * from marts.{NETWORK_MART}").df()
+        network = network_of(catalogue, period, group)
         o_nis, o_name = resolve_municipality(con, origin)
         d_nis, d_name = resolve_municipality(con, destination)
         if o_nis == d_nis:
             raise ScenarioError("origin and destination are the same municipality")
-        has_table = con.execute("select count(*) from information_schema.tables where table_schema = 'results' "
-                                "and table_name = 'model_estimates'").fetchone()[0]
-        if not has_table:
-            raise ScenarioError(f"{settings.warehouse} has no results.model_estimates: run `mignet fit` first")
         est = con.execute(
-            "select term, estimate, method from results.model_estimates where period_label = ? and group_type = ? "
-            "and group_value = ?" + (" and method = ?" if method else ""),
-            [period, group_type, group_value] + ([method] if method else []),
+            "select term, estimate, method from results.model_estimates where network_id = ?"
+            + (" and method = ?" if method else ""),
+            [int(network["network_id"])] + ([method] if method else []),
         ).df()
         if est.empty:
-            raise ScenarioError(f"no stored estimates for {period}/{group_type}/{group_value}: run `mignet fit`")
-        verify_certified(con, DYAD_MART)
+            raise ScenarioError(f"no stored estimates for network {int(network['network_id'])} "
+                                f"({network['period_label']}/{network['group_value']}): run `mignet fit`")
         dyads = con.execute(
             f"select origin_nis, destination_nis, tie, density_diff_per_1000, distance_km, distance_10km "
-            f"from marts.{DYAD_MART} where period_label = ? and group_type = ? and group_value = ? "
+            f"from marts.{DYAD_MART} where network_id = ? "
             "and ((origin_nis = ? and destination_nis = ?) or (origin_nis = ? and destination_nis = ?))",
-            [period, group_type, group_value, o_nis, d_nis, d_nis, o_nis],
+            [int(network["network_id"]), o_nis, d_nis, d_nis, o_nis],
         ).df()
-    finally:
-        con.close()
+    period_label, group_type, group_value = (str(network[c]) for c in ("period_label", "group_type", "group_value"))
     forward = dyads[(dyads.origin_nis == o_nis) & (dyads.destination_nis == d_nis)]
     reverse = dyads[(dyads.origin_nis == d_nis) & (dyads.destination_nis == o_nis)]
     if forward.empty or reverse.empty:
-        raise ScenarioError(f"marts.{DYAD_MART} has no rows for {o_nis} <-> {d_nis} in {period}/{group_value}")
+        raise ScenarioError(f"marts.{DYAD_MART} has no rows for {o_nis} <-> {d_nis} in {period_label}/{group_value}")
     params = dict(zip(est["term"], est["estimate"].astype(float)))
     probs = tie_probabilities(params, forward.iloc[0], reverse.iloc[0])
     covs = {c: float(forward.iloc[0][c]) for c in ("density_diff_per_1000", "distance_km", "distance_10km")}
-    return Scenario(o_nis, o_name, d_nis, d_name, period, group_type, group_value, str(est["method"].iloc[0]),
+    return Scenario(o_nis, o_name, d_nis, d_name, period_label, group_type, group_value, str(est["method"].iloc[0]),
                     probs["p_given_no_reverse"], probs["p_given_reverse"], probs["p_marginal"],
                     probs["eta_forward"], probs["eta_reverse"], covs,
                     int(forward.iloc[0]["tie"]), int(reverse.iloc[0]["tie"]))

@@ -15,7 +15,6 @@ TERM_LABELS = {
     "edgecov:density_diff_per_1000": "Density difference (origin - destination, per 1000 inhabitants/km²)",
     "edgecov:distance_10km": "Distance (per 10 km)",
 }
-PERIOD_LABELS = {"pre_covid": "Pre-COVID 2018-2019", "covid": "COVID 2020-2021", "post_covid": "Post-COVID 2022-2023"}
 GROUP_TITLES = {"all": "All movers", "age_band": "Age band", "income_group": "Income group"}
 STARS_NOTE = "*** p < 0.001, ** p < 0.01, * p < 0.05 (two-sided Wald tests)."
 
@@ -36,10 +35,19 @@ def _num(v: float, digits: int = 3) -> str:
     return f"{v:.{digits}f}"
 
 
-def group_table(est: pd.DataFrame) -> pd.DataFrame:
+def period_titles(catalogue: pd.DataFrame) -> dict[str, str]:
+    """Period label -> "label (first year-last year)", in the order of the networks (dim_network)."""
+    first = catalogue.sort_values("network_id").drop_duplicates("period_label")
+    out = {}
+    for _, r in first.iterrows():
+        start, end = pd.Timestamp(r["period_start"]).year, pd.Timestamp(r["period_end"]).year
+        out[str(r["period_label"])] = f"{r['period_label']} ({start}{'' if start == end else f'-{end}'})"
+    return out
+
+
+def group_table(est: pd.DataFrame, titles: dict[str, str]) -> pd.DataFrame:
     """Rows = terms, columns = (period, log odds | std error | odds ratio), formatted strings."""
-    periods = [p for p in PERIOD_LABELS if p in set(est["period_label"])] + \
-        sorted(set(est["period_label"]) - set(PERIOD_LABELS))
+    periods = [p for p in titles if p in set(est["period_label"])] + sorted(set(est["period_label"]) - set(titles))
     terms = list(dict.fromkeys(est["term"]))
     cols = pd.MultiIndex.from_product([periods, ["log odds", "std error", "odds ratio"]])
     out = pd.DataFrame(index=[term_label(t) for t in terms], columns=cols, dtype=object)
@@ -51,11 +59,11 @@ def group_table(est: pd.DataFrame) -> pd.DataFrame:
     return out.fillna("")
 
 
-def _footer(est: pd.DataFrame) -> list[str]:
+def _footer(est: pd.DataFrame, titles: dict[str, str]) -> list[str]:
     lines = [STARS_NOTE]
     meta = est.drop_duplicates("period_label").set_index("period_label")
     for period, r in meta.iterrows():
-        lines.append(f"{PERIOD_LABELS.get(period, period)}: {int(r['n_nodes'])} municipalities, {int(r['n_ties'])} ties, "
+        lines.append(f"{titles.get(period, period)}: {int(r['n_nodes'])} municipalities, {int(r['n_ties'])} ties, "
                      f"{int(r['n_mutual_pairs'])} mutual pairs, log-likelihood {r['loglik']:.1f}"
                      + ("" if r["mle_exists"] else " - MLE does not exist; +-inf terms diverge, others from the limiting model"))
     methods = sorted(set(est["method"]))
@@ -64,18 +72,18 @@ def _footer(est: pd.DataFrame) -> list[str]:
     return lines
 
 
-def to_markdown(title: str, table: pd.DataFrame, footer: list[str]) -> str:
+def to_markdown(title: str, table: pd.DataFrame, footer: list[str], titles: dict[str, str]) -> str:
     periods = list(dict.fromkeys(table.columns.get_level_values(0)))
-    head1 = "| Term | " + " | ".join(f"{PERIOD_LABELS.get(p, p)} {stat}" for p in periods for stat in ("log odds", "std error", "odds ratio")) + " |"
+    head1 = "| Term | " + " | ".join(f"{titles.get(p, p)} {stat}" for p in periods for stat in ("log odds", "std error", "odds ratio")) + " |"
     sep = "|---|" + "---:|" * (3 * len(periods))
     rows = [f"| {idx} | " + " | ".join(str(v) for v in row) + " |" for idx, row in zip(table.index, table.to_numpy())]
     return "\n".join([f"### {title}", "", head1, sep, *rows, "", *[f"{line}  " for line in footer], ""])
 
 
-def to_html(title: str, table: pd.DataFrame, footer: list[str]) -> str:
+def to_html(title: str, table: pd.DataFrame, footer: list[str], titles: dict[str, str]) -> str:
     periods = list(dict.fromkeys(table.columns.get_level_values(0)))
     e = html.escape
-    top = "<tr><th rowspan='2'>Term</th>" + "".join(f"<th colspan='3'>{e(PERIOD_LABELS.get(p, p))}</th>" for p in periods) + "</tr>"
+    top = "<tr><th rowspan='2'>Term</th>" + "".join(f"<th colspan='3'>{e(titles.get(p, p))}</th>" for p in periods) + "</tr>"
     sub = "<tr>" + "<th>log odds</th><th>std error</th><th>odds ratio</th>" * len(periods) + "</tr>"
     body = "".join("<tr><th>" + e(str(idx)) + "</th>" + "".join(f"<td>{e(str(v))}</td>" for v in row) + "</tr>"
                    for idx, row in zip(table.index, table.to_numpy()))
@@ -83,25 +91,25 @@ def to_html(title: str, table: pd.DataFrame, footer: list[str]) -> str:
     return f"<h3>{e(title)}</h3><table class='ergm'><thead>{top}{sub}</thead><tbody>{body}</tbody></table>{notes}"
 
 
-def write_tables(estimates: pd.DataFrame, folder: Path) -> list[Path]:
-    """One Markdown, CSV and HTML file per group, plus appendix.md / appendix.html with all groups."""
+def write_tables(estimates: pd.DataFrame, catalogue: pd.DataFrame, folder: Path) -> list[Path]:
+    """One Markdown, CSV and HTML file per group, plus appendix.md / appendix.html with all groups, in the
+    order of the networks (catalogue: dim_network)."""
+    titles = period_titles(catalogue)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written, md_parts, html_parts = [], ["# Appendix: ERGM estimates per group of movers", ""], []
-    order = {"all": 0, "age_band": 1, "income_group": 2}
-    keys = sorted(estimates[["group_type", "group_value"]].drop_duplicates().itertuples(index=False),
-                  key=lambda k: (order.get(k[0], 9), k[1]))
-    # keep the study's order within a group type (age bands and income groups as listed in the estimates)
-    listed = list(dict.fromkeys(zip(estimates["group_type"], estimates["group_value"])))
-    keys = sorted(keys, key=lambda k: (order.get(k[0], 9), listed.index(tuple(k))))
+    # groups in the order of dim_network (all movers, then the age bands, then the income groups)
+    ordered = catalogue.sort_values("network_id")
+    keys = list(dict.fromkeys(zip(ordered["group_type"], ordered["group_value"])))
+    keys = [k for k in keys if ((estimates["group_type"] == k[0]) & (estimates["group_value"] == k[1])).any()]
     for group_type, group_value in keys:
         est = estimates[(estimates["group_type"] == group_type) & (estimates["group_value"] == group_value)]
         title = group_title(group_type, group_value)
-        table = group_table(est)
-        footer = _footer(est)
+        table = group_table(est, titles)
+        footer = _footer(est, titles)
         stem = "all" if group_type == "all" else f"{group_type}_{group_value}"
-        md = to_markdown(title, table, footer)
-        page = to_html(title, table, footer)
+        md = to_markdown(title, table, footer, titles)
+        page = to_html(title, table, footer, titles)
         (folder / f"{stem}.md").write_text(md, encoding="utf-8")
         (folder / f"{stem}.html").write_text(_page(title, page), encoding="utf-8")
         flat = table.copy()

@@ -1,16 +1,6 @@
-"""The data-quality layer: checks on the marts (dbt tests, pandera row rules, Great Expectations suites),
-certification records in the warehouse, readers that only hand out certified data, the quality report
-and publishing of certified marts for analysts.
+"""The data-quality layer: checks on the marts (dbt tests, pandera frame contracts, Great Expectations
+suites), certification records in the warehouse, the quality report and publishing of certified marts.
 
-Entry points: `validate.validate`, `certified.read_certified`, `publish.publish` (see docs/quality.md).
+Entry points: `validate.validate`, `publish.publish` (see docs/quality.md); certified reads go through
+`mignet.warehouse.Warehouse.read_certified`.
 """
-
-CERTIFIED_MARTS = (
-    "dim_municipality",
-    "dim_municipality_year",
-    "fct_moves",
-    "fct_incomes",
-    "mart_network_dyads",
-    "mart_destination_shares",
-)
-MART_SCHEMA = "marts"

@@ -12,10 +12,11 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mignet.quality import CERTIFIED_MARTS
-from mignet.quality.params import dbt_project
+import yaml
+
 from mignet.quality.store import CheckResult
 from mignet.settings import Settings
+from mignet.warehouse import MART_SCHEMA
 
 
 @dataclass
@@ -29,15 +30,6 @@ class DbtBuild:
     problem: str | None = None  # why dbt results could not be read
 
 
-def artifact_candidates(settings: Settings) -> list[Path]:
-    """Folders that may hold the run_results.json of the current build, newest first: the builds of
-    `mignet build` (<data_dir>/build/<build_id>/). Used only for a warehouse without audit.rpt_build_info
-    (built before that table existed); otherwise `artifacts_of_build` finds the build's own artifacts."""
-    found = {p.resolve() for p in settings.data_dir.glob("build/run_results.json")}
-    found |= {p.resolve() for p in settings.data_dir.glob("build/*/run_results.json")}
-    return sorted((p.parent for p in found), key=lambda d: (d / "run_results.json").stat().st_mtime, reverse=True)
-
-
 def _invocation_id(folder: Path) -> str | None:
     try:
         meta = json.loads((folder / "run_results.json").read_text(encoding="utf-8")).get("metadata") or {}
@@ -49,7 +41,9 @@ def _invocation_id(folder: Path) -> str | None:
 def dbt_target_dir(settings: Settings) -> Path:
     """Where a hand-run `dbt build` writes its artifacts: $DBT_TARGET_PATH, else target-path of
     dbt_project.yml (relative to the project), else target/."""
-    path = Path(settings.env.get("DBT_TARGET_PATH") or dbt_project(settings).get("target-path") or "target")
+    with (settings.project_root / "dbt_project.yml").open(encoding="utf-8") as fh:
+        project = yaml.safe_load(fh) or {}
+    path = Path(settings.env.get("DBT_TARGET_PATH") or project.get("target-path") or "target")
     return path if path.is_absolute() else settings.project_root / path
 
 
@@ -64,30 +58,11 @@ def artifacts_of_build(settings: Settings, build_id: str) -> tuple[Path | None, 
     return None, looked
 
 
-def _failed(run_results_file: Path) -> bool:
-    try:
-        results = json.loads(run_results_file.read_text(encoding="utf-8")).get("results", [])
-    except (OSError, json.JSONDecodeError):
-        return True
-    return any((r.get("status") or "").lower() in ("error", "fail", "runtime error") for r in results)
-
-
-def current_build_artifacts(settings: Settings) -> Path | None:
-    """The artifacts of the build the warehouse holds now. `mignet build` swaps a new warehouse in only when
-    dbt succeeded, and a failed build leaves its artifacts too, so the newest build without an error or an
-    error-severity failure is the one in place. (Artifacts of failed builds stay for diagnosis.)"""
-    candidates = artifact_candidates(settings)
-    for folder in candidates:
-        if not _failed(folder / "run_results.json"):
-            return folder
-    return candidates[0] if candidates else None
-
-
-def _mart_of(unique_id: str) -> str | None:
-    # model.<project>.<name>
-    parts = unique_id.split(".")
-    if len(parts) >= 3 and parts[0] == "model" and parts[-1] in CERTIFIED_MARTS:
-        return parts[-1]
+def _mart_of(uid: str, nodes: dict) -> str | None:
+    """The mart a manifest node is, when it is a model of schema marts."""
+    node = nodes.get(uid) or {}
+    if uid.startswith("model.") and node.get("schema") == MART_SCHEMA:
+        return node.get("alias") or node.get("name")
     return None
 
 
@@ -109,8 +84,9 @@ def load_dbt_build(artifacts_dir: Path | None) -> DbtBuild:
         return build
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     nodes = {**manifest.get("nodes", {}), **manifest.get("unit_tests", {})}
-    for uid, node in manifest.get("nodes", {}).items():
-        mart = _mart_of(uid) if node.get("resource_type") == "model" else None
+    models = manifest.get("nodes", {})
+    for uid, node in models.items():
+        mart = _mart_of(uid, models)
         if mart:
             build.contracts[mart] = bool(((node.get("config") or {}).get("contract") or {}).get("enforced"))
     for result in run_results.get("results", []):
@@ -120,7 +96,7 @@ def load_dbt_build(artifacts_dir: Path | None) -> DbtBuild:
         status = (result.get("status") or "").lower()
         message = result.get("message") or ""
         if kind == "model":
-            mart = _mart_of(uid)
+            mart = _mart_of(uid, models)
             if mart:
                 ok = status == "success"
                 build.checks.setdefault(mart, []).append(
@@ -134,9 +110,10 @@ def load_dbt_build(artifacts_dir: Path | None) -> DbtBuild:
             continue
         attached = node.get("attached_node")
         depends = (node.get("depends_on") or {}).get("nodes", [])
-        targets = [_mart_of(attached)] if attached and _mart_of(attached) else [_mart_of(d) for d in depends]
+        targets = [_mart_of(attached, models)] if attached and _mart_of(attached, models) else \
+            [_mart_of(d, models) for d in depends]
         if kind == "unit_test" and not any(targets):
-            targets = [node.get("model")] if node.get("model") in CERTIFIED_MARTS else []
+            targets = [_mart_of(d, models) for d in depends]
         targets = [t for t in dict.fromkeys(targets) if t]
         if not targets:
             continue

@@ -33,11 +33,10 @@ from pathlib import Path
 import duckdb
 
 from mignet import db
-from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
-from mignet.quality.certified import NotCertifiedError, verify_certified
-from mignet.quality.params import QualityParams, load_params
-from mignet.quality.store import table_exists
+from mignet.db import table_exists
 from mignet.settings import Settings
+from mignet.warehouse import MART_SCHEMA, NotCertifiedError, StaleResultsError, Warehouse
+from mignet.warehouse.build_settings import BuildSettings
 
 CURRENT = "current"
 KEEP_RELEASES = 3
@@ -46,7 +45,7 @@ FLOW_COUNTS: dict[str, tuple[str, ...]] = {
     "mart_network_dyads": ("n_moves",),
     "mart_destination_shares": ("movers_in", "movers_in_all_groups"),
 }
-EXTRA_TABLES = (("results", "model_estimates"),)
+EXTRA_TABLES = (("results", "model_estimates"), ("results", "model_gof"))
 RELEASE_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-z]+(-\d+)?$")
 
 
@@ -64,7 +63,7 @@ def disclosure_expr(column: str, round_to: int, suppress_below: int) -> str:
     )
 
 
-def export_sql(con: duckdb.DuckDBPyConnection, mart: str, params: QualityParams) -> str:
+def export_sql(con: duckdb.DuckDBPyConnection, mart: str, params: BuildSettings) -> str:
     """The select that produces the published form of a mart."""
     columns = [r[0] for r in con.execute(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
@@ -78,7 +77,7 @@ def export_sql(con: duckdb.DuckDBPyConnection, mart: str, params: QualityParams)
             continue  # recomputed below from the published counts, so the exact counts cannot be recovered
         else:
             select.append(f'"{col}"')
-    inner = f'select {", ".join(select)} from "{MART_SCHEMA}"."{mart}"'
+    inner = f'select {", ".join(select)} from {db.qualified(MART_SCHEMA, mart)}'
     if mart == "mart_destination_shares" and "share" in columns:
         return (
             f"select * exclude (share_published), share_published as share from ("
@@ -89,8 +88,8 @@ def export_sql(con: duckdb.DuckDBPyConnection, mart: str, params: QualityParams)
 
 
 def _export_table(con: duckdb.DuckDBPyConnection, sql: str, path: Path) -> int:
-    con.execute(f"copy ({sql}) to '{path}' (format parquet, compression zstd)")
-    return con.execute(f"select count(*) from read_parquet('{path}')").fetchall()[0][0]
+    con.execute(f"copy ({sql}) to {db.sql_literal(str(path))} (format parquet, compression zstd)")
+    return con.execute(f"select count(*) from read_parquet({db.sql_path(path)})").fetchall()[0][0]
 
 
 @contextmanager
@@ -144,7 +143,8 @@ def _views_sql(settings: Settings, tables: list[str]) -> list[str]:
     current = settings.releases_dir.resolve() / CURRENT
     out = []
     for table in tables:
-        out.append(f"create or replace view \"{table}\" as select * from read_parquet('{current / table}.parquet')")
+        out.append(f"create or replace view {db.quote_ident(table)} as select * from "
+                   f"read_parquet({db.sql_path(current / (table + '.parquet'))})")
     return out
 
 
@@ -201,19 +201,27 @@ def _prune(releases_dir: Path, keep: int, current: str) -> list[str]:
 def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str:
     """Export certified marts into a new release, switch `current` to it, return the release id."""
     say = progress or (lambda message: None)
-    if not settings.warehouse.exists():
-        raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
-    params = load_params(settings)
+    warehouse = Warehouse(settings)
+    warehouse.require()
     releases_dir = settings.releases_dir
     with _publish_lock(releases_dir):
         con = db.connect(str(settings.warehouse), read_only=True)
         try:
+            params = warehouse.build_settings(con)
+            marts = params.marts
             certs, refused = {}, []
-            for mart in CERTIFIED_MARTS:
+            for mart in marts:
                 try:
-                    certs[mart] = verify_certified(con, mart)
+                    certs[mart] = warehouse.certification(con, mart)
                 except NotCertifiedError as exc:
                     refused.append(str(exc))
+            results = {}
+            for schema, table in EXTRA_TABLES:
+                if table_exists(con, schema, table):
+                    try:
+                        results[table] = warehouse.verify_results(con, table)
+                    except StaleResultsError as exc:
+                        refused.append(str(exc))
             if refused:
                 previous = current_release(settings)
                 raise PublishError(
@@ -232,7 +240,7 @@ def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str
             tables: dict[str, dict] = {}
             try:
                 tmp.mkdir(parents=True)
-                for mart in CERTIFIED_MARTS:
+                for mart in marts:
                     say(f"export {mart}")
                     rows = _export_table(con, export_sql(con, mart, params), tmp / f"{mart}.parquet")
                     cert = certs[mart]
@@ -241,10 +249,11 @@ def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str
                         "build_id": cert.build_id, "disclosure_applied_to": list(FLOW_COUNTS.get(mart, ())),
                     }
                 for schema, table in EXTRA_TABLES:
-                    if table_exists(con, schema, table):
+                    if table in results:
                         say(f"export {schema}.{table}")
-                        rows = _export_table(con, f'select * from "{schema}"."{table}"', tmp / f"{table}.parquet")
-                        tables[table] = {"rows": rows, "source": f"{schema}.{table}"}
+                        rows = _export_table(con, f"select * from {db.qualified(schema, table)}", tmp / f"{table}.parquet")
+                        tables[table] = {"rows": rows, "source": f"{schema}.{table}",
+                                         "content_hash": results[table]["content_hash"]}
                 manifest = {
                     "release_id": release_id,
                     "build_id": build_id,
@@ -267,7 +276,7 @@ def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str
                         [v for t, d in tables.items() for v in
                          (release_id, build_id, t, d["rows"], d.get("certification_id"), now)],
                     )
-                    info.execute(f"copy release_info to '{tmp / 'release_info.parquet'}' (format parquet)")
+                    info.execute(f"copy release_info to {db.sql_literal(str(tmp / 'release_info.parquet'))} (format parquet)")
                 finally:
                     info.close()
                 os.rename(tmp, releases_dir / release_id)

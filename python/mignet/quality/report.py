@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import jinja2
 
-from mignet.quality import CERTIFIED_MARTS
+from mignet.db import table_exists
 from mignet.quality.dbt_results import dbt_target_dir
-from mignet.quality.store import Certification, table_exists
+from mignet.quality.store import Certification
 from mignet.settings import Settings
 
 SMALL_COUNT = 10
@@ -124,6 +124,7 @@ def write_quality_report(
     *,
     dbt,
     certifications: dict[str, Certification],
+    raw_dir: str,
     started: datetime,
     gx_docs: Path | None,
     out: Path,
@@ -134,8 +135,7 @@ def write_quality_report(
     docs.append(dbt_target_dir(settings) / "index.html")
     dbt_docs = next((p for p in docs if p.exists()), docs[-1])
     marts = []
-    for mart in CERTIFIED_MARTS:
-        cert = certifications[mart]
+    for mart, cert in certifications.items():
         by_source: dict[str, dict[str, int]] = {}
         for c in cert.checks:
             s = by_source.setdefault(c.source, {"pass": 0, "fail": 0, "warn": 0})
@@ -184,7 +184,7 @@ def write_quality_report(
         artifacts_dir=str(dbt.artifacts_dir) if dbt.artifacts_dir else None,
         checked_at=started.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         written_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        raw_dir=str(settings.raw_dir),
+        raw_dir=raw_dir,
         warehouse=str(settings.warehouse),
         versions=versions(dbt.dbt_version),
         recon=reconciliation(con),

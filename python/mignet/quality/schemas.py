@@ -24,9 +24,9 @@ import pyarrow
 from pandera.typing import Series
 
 from mignet.contract import COUNTRY_PATTERN, LAMBERT72_X_RANGE, LAMBERT72_Y_RANGE, MOVE_TYPES, NIS_PATTERN, SEXES
-from mignet.quality import MART_SCHEMA
-from mignet.quality.params import QualityParams
 from mignet.quality.store import CheckResult
+from mignet.warehouse import MART_SCHEMA
+from mignet.warehouse.build_settings import BuildSettings
 
 BATCH_ROWS = 500_000
 SAMPLE_SIZE = 5
@@ -44,6 +44,7 @@ SAMPLE_ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "fct_incomes": ("person_id",),
     "dim_municipality": ("nis_code",),
     "dim_municipality_year": ("nis_code", "year"),
+    "dim_network": ("network_id",),
     "mart_network_dyads": ("period_label", "group_type", "group_value", "origin_nis", "destination_nis"),
     "mart_destination_shares": ("period_label", "group_type", "group_value", "destination_nis"),
 }
@@ -60,11 +61,11 @@ def _implies(cond: pd.Series, then: pd.Series) -> pd.Series:
     return ~cond.fillna(False).astype(bool) | then.fillna(False).astype(bool)
 
 
-def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
-    periods = list(params.periods)
-    age_bands = params.age_bands
-    age_labels = list(params.age_band_labels)
-    income_groups = list(params.income_groups)
+def mart_models(params: BuildSettings) -> dict[str, type[pa.DataFrameModel]]:
+    periods = list(params.period_labels)
+    age_bands = {b.label: (b.min_age, b.max_age) for b in params.age_bands}
+    age_labels = [*params.age_band_labels, "other", "unknown"]
+    income_groups = list(params.income_group_labels)
     income_labels = [*income_groups, "unknown"]
     years = params.years
     min_moves = params.min_moves
@@ -138,9 +139,9 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         @pa.dataframe_check(name="period_label_matches_move_date")
         def check_period_matches(cls, df):
             ok = pd.Series(False, index=df.index)
-            for label, (start, end) in params.periods.items():
-                inside = (df["move_date"] >= pd.Timestamp(start)) & (df["move_date"] <= pd.Timestamp(end))
-                ok |= inside & (df["period_label"] == label)
+            for period in params.periods:
+                inside = (df["move_date"] >= pd.Timestamp(period.start)) & (df["move_date"] <= pd.Timestamp(period.end))
+                ok |= inside & (df["period_label"] == period.label)
             return ok
 
         @pa.dataframe_check(name="move_type_matches_belgian_sides")
@@ -216,7 +217,18 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         def check_unknown_group(cls, df):
             return (df["income_group"] == "unknown") == df["disposable_income"].isna()
 
+    class DimNetwork(Base):
+        network_id: Series[pd.Int64Dtype]
+        period_label: Series[str] = pa.Field(isin=periods)
+        period_start: Series[pa.DateTime]
+        period_end: Series[pa.DateTime]
+        density_year: Series[pd.Int64Dtype]
+        group_type: Series[str] = pa.Field(isin=list(GROUP_TYPES))
+        group_value: Series[str]
+        group_order: Series[pd.Int64Dtype]
+
     class MartNetworkDyads(Base):
+        network_id: Series[pd.Int64Dtype]
         period_label: Series[str] = pa.Field(isin=periods)
         group_type: Series[str] = pa.Field(isin=list(GROUP_TYPES))
         group_value: Series[str]
@@ -279,6 +291,7 @@ def mart_models(params: QualityParams) -> dict[str, type[pa.DataFrameModel]]:
         "dim_municipality_year": DimMunicipalityYear,
         "fct_moves": FctMoves,
         "fct_incomes": FctIncomes,
+        "dim_network": DimNetwork,
         "mart_network_dyads": MartNetworkDyads,
         "mart_destination_shares": MartDestinationShares,
     }
@@ -345,7 +358,7 @@ def _batch_frame(batches: list, offset: int) -> pd.DataFrame:
     return frame
 
 
-def _tally_batches(mart: str, params: QualityParams, batches: list, offset: int) -> dict[str, _Tally]:
+def _tally_batches(mart: str, params: BuildSettings, batches: list, offset: int) -> dict[str, _Tally]:
     """Worker-process side of `validate_mart`: the schema is rebuilt from `params` (its checks are closures,
     which do not pickle) once per process, and the Arrow batches arrive pickled (Arrow IPC buffers)."""
     key = (mart, repr(params))
@@ -361,7 +374,7 @@ def validate_mart(
     row_count: int,
     batch_rows: int = BATCH_ROWS,
     pool=None,
-    params: QualityParams | None = None,
+    params: BuildSettings | None = None,
 ) -> list[CheckResult]:
     """Validate `marts.<mart>` batch by batch; one CheckResult per rule (passing rules included).
 

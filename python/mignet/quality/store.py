@@ -1,14 +1,8 @@
-"""The certification store: `quality.certifications` and `quality.check_results` in the warehouse, and the
-content hash that ties a certification to the exact rows it certified.
-
-The content hash is computed inside DuckDB and does not depend on row order: it combines the row count,
-the sum and the xor of DuckDB's `hash()` of every row, and a signature of the column names and types.
-A changed value, an added, removed or duplicated row, or a changed column type all change it.
-"""
+"""The certification store: `quality.certifications` and `quality.check_results` in the warehouse. A
+certification holds the content hash (`mignet.db.content_hash`) of the exact rows it certified."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -16,7 +10,7 @@ from datetime import datetime, timezone
 
 import duckdb
 
-from mignet.quality import MART_SCHEMA
+from mignet import db
 
 QUALITY_SCHEMA = "quality"
 
@@ -95,32 +89,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DDL)
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(
-        con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-    )
-
-
-def content_hash(con: duckdb.DuckDBPyConnection, mart: str, schema: str = MART_SCHEMA) -> tuple[int, str]:
-    """(row count, content hash) of `schema.mart`, computed inside DuckDB in one pass."""
-    columns = con.execute(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = ? and table_name = ? order by ordinal_position",
-        [schema, mart],
-    ).fetchall()
-    if not columns:
-        raise LookupError(f"table {schema}.{mart} does not exist in the warehouse")
-    n, xor_hash, sum_hash = con.execute(
-        f"select count(*), coalesce(bit_xor(h), 0), coalesce(sum(h::hugeint), 0) "
-        f'from (select hash(t) as h from "{schema}"."{mart}" as t)'
-    ).fetchall()[0]
-    signature = json.dumps(columns) + f"|{n}|{xor_hash}|{int(sum_hash) % (1 << 64)}"
-    return int(n), hashlib.sha256(signature.encode()).hexdigest()[:32]
-
-
 def new_certification_id(build_id: str, mart: str) -> str:
     return f"{mart}-{(build_id or 'nobuild')[:8]}-{uuid.uuid4().hex[:8]}"
 
@@ -168,7 +136,7 @@ def write_certification(
 def latest_certification(con: duckdb.DuckDBPyConnection, mart: str) -> Certification | None:
     """The newest certification record of `mart`, or None when the mart was never validated in this
     warehouse (a fresh build starts without records)."""
-    if not table_exists(con, QUALITY_SCHEMA, "certifications"):
+    if not db.table_exists(con, QUALITY_SCHEMA, "certifications"):
         return None
     row = con.execute(
         f"select certification_id, build_id, mart, row_count, content_hash, status, failed_checks, checked_at "

@@ -1,9 +1,12 @@
-"""`mignet validate`: collect dbt's test results, run the pandera row rules and the GX suites on every
-certified mart, write one certification record per mart into the warehouse, and write the quality report.
+"""`mignet validate`: collect dbt's test results of the build that wrote the warehouse, run the pandera frame
+contracts and the GX suites, write one certification record per mart into the warehouse, and write the
+quality report.
 
-A mart is certified only when every error-severity check passed: its dbt model built, every dbt test and
-unit test of it passed, every pandera rule and every GX expectation of severity error passed. The record
+A mart is certified only when every error-severity check passed: its content is what the build wrote (the
+build recorded its content hash, so dbt's results describe exactly these rows), its dbt model built, every
+dbt test and unit test of it passed, and every pandera and GX check of severity error passed. The record
 holds the row count and the content hash at validation time, so a later change is detected by readers.
+The settings the checks need (periods, groups, thresholds) are those the build recorded in the warehouse.
 """
 
 from __future__ import annotations
@@ -14,29 +17,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import duckdb
-
 from mignet import db, parallel
-from mignet.quality import CERTIFIED_MARTS, MART_SCHEMA
-from mignet.quality.dbt_results import DbtBuild, artifacts_of_build, current_build_artifacts, load_dbt_build
-from mignet.quality.params import load_params
-from mignet.quality.store import (
-    Certification,
-    CheckResult,
-    content_hash,
-    ensure_schema,
-    table_exists,
-    write_certification,
-)
+from mignet.quality.dbt_results import DbtBuild, artifacts_of_build, load_dbt_build
+from mignet.quality.store import Certification, CheckResult, ensure_schema, write_certification
 from mignet.settings import Settings
-
+from mignet.warehouse import MART_SCHEMA, BuildSettingsError, Warehouse, WarehouseBusyError  # noqa: F401
 
 # below this many mart rows in all, starting pandera worker processes costs more than it saves
 PARALLEL_PANDERA_ROWS = 2_000_000
-
-
-class WarehouseBusyError(RuntimeError):
-    """The warehouse is held open by another process, so certification records cannot be written."""
 
 
 @dataclass
@@ -48,7 +36,7 @@ class ValidationResult:
 
     @property
     def all_certified(self) -> bool:
-        return all(self.certified.values())
+        return bool(self.certified) and all(self.certified.values())
 
     def failed_checks(self) -> dict[str, tuple[str, ...]]:
         return {m: c.failed_checks for m, c in self.certifications.items() if not c.certified}
@@ -72,56 +60,115 @@ def validate(
     workers: int | None = None,
     batch_rows: int | None = None,
 ) -> ValidationResult:
-    """Validate and certify every mart. `workers` processes validate the pandera rules of large marts (default:
-    one per core when the marts hold at least PARALLEL_PANDERA_ROWS rows, else none), in batches of
+    """Validate and certify every mart. `workers` processes validate the pandera contracts of large marts
+    (default: one per core when the marts hold at least PARALLEL_PANDERA_ROWS rows, else none), in batches of
     `batch_rows` rows (default schemas.BATCH_ROWS)."""
     say = progress or (lambda message: None)
-    if not settings.warehouse.exists():
-        raise FileNotFoundError(f"warehouse {settings.warehouse} does not exist; run `mignet build` first")
-    params = load_params(settings)
-    warehouse_build, total_rows = _warehouse_facts(settings)
-    dbt = _dbt_results(settings, warehouse_build, artifacts_dir)
+    warehouse = Warehouse(settings)
+    warehouse.require()
+    with warehouse.connect() as con:
+        try:
+            build, build_problem = warehouse.build_settings(con), None
+        except BuildSettingsError as exc:
+            build, build_problem = None, str(exc)
+        present = {t for (t,) in con.execute(
+            "select table_name from information_schema.tables where table_schema = ?", [MART_SCHEMA]).fetchall()}
+        total_rows = sum(int(con.execute(f"select count(*) from {db.qualified(MART_SCHEMA, t)}").fetchall()[0][0])
+                         for t in present)
+    build_id = build.build_id if build else "unknown"
+    dbt = _dbt_results(settings, build.build_id if build else None, artifacts_dir)
     say(f"dbt build {dbt.build_id} ({dbt.artifacts_dir or 'no run_results.json'})")
+    # every mart the project defines (the build's manifest), wrote (its content record) or the warehouse holds
+    marts = sorted(set(dbt.contracts) | set(build.marts if build else ()) | present)
     paths = quality_paths(settings)
     started = datetime.now(timezone.utc)
 
     # pandera is single-threaded Python: with a large warehouse, the batches of every mart larger than one
     # batch go to worker processes, started (forked) now, before DuckDB is opened and the GX thread starts.
-    # A small warehouse is validated in this process: starting workers would cost more than it saves.
     if workers is None:
         workers = parallel.default_workers() if total_rows >= PARALLEL_PANDERA_ROWS else 0
-    process_pool = parallel.process_pool(workers) if workers > 0 else None
+    process_pool = parallel.process_pool(workers) if workers > 0 and build is not None else None
     try:
-        con = _connect(settings)
-        try:
-            return _validate_open(con, settings, dbt, params, paths, started, say, run_gx, process_pool, batch_rows)
-        finally:
-            con.close()
+        with warehouse.connect(read_only=False) as con:
+            return _validate_open(con, settings, build, build_problem, build_id, marts, present, dbt, paths,
+                                  started, say, run_gx, process_pool, batch_rows)
     finally:
         if process_pool is not None:
             process_pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _validate_open(con, settings, dbt, params, paths, started, say, run_gx, process_pool, batch_rows) -> ValidationResult:
+def _validate_open(con, settings, build, build_problem, build_id, marts, present, dbt, paths, started, say, run_gx,
+                   process_pool, batch_rows) -> ValidationResult:
     """The body of `validate` on an open read-write connection (and an optional worker pool)."""
     ensure_schema(con)
-    present = {m for m in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, m)}
-    checks: dict[str, list[CheckResult]] = {m: [] for m in CERTIFIED_MARTS}
+    checks: dict[str, list[CheckResult]] = {m: [] for m in marts}
     sizes: dict[str, tuple[int | None, str | None]] = {}
-    for mart in CERTIFIED_MARTS:
+    for mart in marts:
         if mart not in present:
             checks[mart].append(
                 CheckResult("warehouse", "mart_exists", "error", "fail", detail=f"table {MART_SCHEMA}.{mart} is missing")
             )
             sizes[mart] = (None, None)
-        else:
-            sizes[mart] = content_hash(con, mart)
+            continue
+        sizes[mart] = db.content_hash(con, MART_SCHEMA, mart)
+        if build is None:
+            checks[mart].append(CheckResult("warehouse", "build_settings", "error", "error", detail=build_problem))
+            continue
+        checks[mart].append(_content_matches_build(build, mart, *sizes[mart]))
     _collect_dbt(dbt, checks)
 
+    gx_docs = None
+    if build is not None:
+        gx_docs = _run_checks(con, settings, build, marts, present, sizes, checks, paths, say, run_gx, process_pool,
+                              batch_rows)
+
+    certifications: dict[str, Certification] = {}
+    checked_at = datetime.now(timezone.utc)
+    for mart in marts:
+        n, hash_ = sizes[mart]
+        certifications[mart] = write_certification(
+            con, build_id=dbt.build_id if dbt.build_id != "unknown" else build_id, mart=mart, row_count=n, hash_=hash_,
+            checks=checks[mart], checked_at=checked_at,
+        )
+        cert = certifications[mart]
+        say(f"{mart}: {cert.status}" + (f" ({', '.join(cert.failed_checks)})" if cert.failed_checks else ""))
+
+    from mignet.quality.report import write_quality_report
+
+    raw_dir = str(build.var("raw_dir")) if build is not None else f"unknown ({build_problem})"
+    report = write_quality_report(
+        con, settings, dbt=dbt, certifications=certifications, raw_dir=raw_dir, started=started, gx_docs=gx_docs,
+        out=paths["report"],
+    )
+    say(f"quality report: {report}")
+    return ValidationResult(
+        build_id=dbt.build_id,
+        certified={m: c.certified for m, c in certifications.items()},
+        report_path=report,
+        certifications=certifications,
+    )
+
+
+def _content_matches_build(build, mart: str, n: int, digest: str) -> CheckResult:
+    """dbt's results describe the rows the build wrote; they say nothing about a table changed since."""
+    recorded = build.recorded_table(MART_SCHEMA, mart)
+    if recorded is None:
+        return CheckResult("warehouse", "content_matches_build", "error", "fail",
+                           detail=f"build {build.build_id} recorded no content for {MART_SCHEMA}.{mart} "
+                                  "(audit.rpt_build_content): it did not write this table")
+    if recorded.content_hash != digest:
+        return CheckResult("warehouse", "content_matches_build", "error", "fail",
+                           detail=f"{MART_SCHEMA}.{mart} changed after build {build.build_id} wrote it: the build wrote "
+                                  f"{recorded.n_rows:,} rows with hash {recorded.content_hash}, the table now holds "
+                                  f"{n:,} rows with hash {digest}, so the build's dbt results do not describe it; "
+                                  "rebuild the warehouse")
+    return CheckResult("warehouse", "content_matches_build", "error", "pass", failing_count=0)
+
+
+def _run_checks(con, settings, build, marts, present, sizes, checks, paths, say, run_gx, process_pool, batch_rows):
     from mignet.quality.schemas import BATCH_ROWS, mart_models, validate_mart
 
     batch_rows = batch_rows or BATCH_ROWS
-
     # The GX suites (aggregate queries in DuckDB, then GX on small pandas frames) run in a second thread on
     # their own cursor while pandera validates the marts batch by batch here: the two use different cores.
     gx_job = gx_thread = None
@@ -129,18 +176,18 @@ def _validate_open(con, settings, dbt, params, paths, started, say, run_gx, proc
         from mignet.quality.expectations import run_expectations
 
         gx_thread = ThreadPoolExecutor(max_workers=1)
-        gx_job = gx_thread.submit(run_expectations, con.cursor(), params, present, paths["gx_root"], paths["gx_docs"], say)
+        gx_job = gx_thread.submit(run_expectations, db.cursor(con), build, present, paths["gx_root"], paths["gx_docs"], say)
     try:
-        models = mart_models(params)
-        for mart in CERTIFIED_MARTS:
-            if mart not in present:
+        models = mart_models(build)
+        for mart in marts:
+            if mart not in present or mart not in models:
                 continue
             say(f"pandera {mart} ({sizes[mart][0]:,} rows)")
             try:
                 n_rows = sizes[mart][0] or 0
                 pool = process_pool if n_rows > batch_rows else None
                 checks[mart].extend(validate_mart(con, mart, models[mart], n_rows, batch_rows=batch_rows,
-                                                  pool=pool, params=params))
+                                                  pool=pool, params=build))
             except Exception as exc:  # a rule that crashes is a failed check, never a silent pass
                 checks[mart].append(
                     CheckResult("pandera", "validation_run", "error", "error",
@@ -153,74 +200,21 @@ def _validate_open(con, settings, dbt, params, paths, started, say, run_gx, proc
     if gx_job is not None:
         gx_results, gx_docs = gx_job.result()
         for mart, results in gx_results.items():
-            checks[mart].extend(results)
+            checks.setdefault(mart, []).extend(results)
     else:
-        # table-level rules (unique keys, sums between marts) were not checked: not certifiable
-        for mart in present:
+        # the distribution and plausibility checks were not run: not certifiable
+        for mart in present & set(marts):
             checks[mart].append(CheckResult("gx", "suites_run", "error", "skipped", detail="GX suites skipped (--no-gx)"))
-
-    certifications: dict[str, Certification] = {}
-    checked_at = datetime.now(timezone.utc)
-    for mart in CERTIFIED_MARTS:
-        n, hash_ = sizes[mart]
-        certifications[mart] = write_certification(
-            con, build_id=dbt.build_id, mart=mart, row_count=n, hash_=hash_, checks=checks[mart], checked_at=checked_at
-        )
-        cert = certifications[mart]
-        say(f"{mart}: {cert.status}" + (f" ({', '.join(cert.failed_checks)})" if cert.failed_checks else ""))
-
-    from mignet.quality.report import write_quality_report
-
-    report = write_quality_report(
-        con, settings, dbt=dbt, certifications=certifications, started=started, gx_docs=gx_docs,
-        out=paths["report"],
-    )
-    say(f"quality report: {report}")
-    return ValidationResult(
-        build_id=dbt.build_id,
-        certified={m: c.certified for m, c in certifications.items()},
-        report_path=report,
-        certifications=certifications,
-    )
-
-
-def _connect(settings: Settings, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    try:
-        return db.connect(str(settings.warehouse), read_only=read_only)
-    except duckdb.Error as exc:
-        if "lock" not in str(exc).lower():
-            raise
-        raise WarehouseBusyError(
-            f"cannot write certification records: the warehouse {settings.warehouse} is open in another process "
-            f"({exc}). Close that session; analysts query {settings.analytics_db} instead, which never blocks."
-        ) from None
-
-
-def _warehouse_facts(settings: Settings) -> tuple[str | None, int]:
-    """(the build id in audit.rpt_build_info, or None for a warehouse without it; rows of all certified marts
-    present), read without scanning: DuckDB keeps the row counts."""
-    con = _connect(settings, read_only=True)
-    try:
-        build_id = None
-        if table_exists(con, "audit", "rpt_build_info"):
-            rows = con.sql("select distinct build_id from audit.rpt_build_info").fetchall()
-            build_id = rows[0][0] if len(rows) == 1 else None
-        total = sum(
-            con.sql(f'select count(*) from "{MART_SCHEMA}"."{mart}"').fetchall()[0][0]
-            for mart in CERTIFIED_MARTS if table_exists(con, MART_SCHEMA, mart)
-        )
-        return build_id, total
-    finally:
-        con.close()
+    return gx_docs
 
 
 def _dbt_results(settings: Settings, warehouse_build: str | None, artifacts_dir: Path | None) -> DbtBuild:
     """dbt's results of the build that wrote this warehouse. The warehouse names its build
     (audit.rpt_build_info), and only that build's run_results.json is taken: found in data/build/<id>/ or the
-    dbt target folder, or the one given, which must be of that build. A warehouse without the table (older
-    builds) falls back to the newest successful build under data/build/."""
+    dbt target folder, or the one given, which must be of that build."""
     if warehouse_build is None:
-        return load_dbt_build(artifacts_dir if artifacts_dir is not None else current_build_artifacts(settings))
+        return DbtBuild("unknown", None, None, artifacts_dir, problem=(
+            "the warehouse does not name the build that wrote it (audit.rpt_build_info), so no dbt results apply"))
     if artifacts_dir is None:
         artifacts_dir, looked = artifacts_of_build(settings, warehouse_build)
         if artifacts_dir is None:
@@ -235,7 +229,7 @@ def _dbt_results(settings: Settings, warehouse_build: str | None, artifacts_dir:
 
 
 def _collect_dbt(dbt: DbtBuild, checks: dict[str, list[CheckResult]]) -> None:
-    for mart in CERTIFIED_MARTS:
+    for mart in checks:
         if dbt.problem:
             checks[mart].append(CheckResult("dbt", "run_results", "error", "error", detail=dbt.problem))
             continue

@@ -45,8 +45,7 @@ def coefficient_plot(
     """Estimate and 95 % interval of each term, by period (colour) and group (x), one row per term and one
     column per group type. Models whose MLE does not exist are drawn as an open marker at zero with no
     interval and named in the legend text, never as a huge number."""
-    group_types = [g for g in ("all", "age_band", "income_group") if g in set(estimates["group_type"])]
-    group_types += sorted(set(estimates["group_type"]) - set(group_types))
+    group_types = [g for g in group_order if g in set(estimates["group_type"])]
     widths = [max(1, len(group_order.get(gt, []))) for gt in group_types]
     fig, axes = plt.subplots(
         len(terms), len(group_types), figsize=(2.2 + 1.25 * sum(widths), 2.9 * len(terms)),

@@ -22,7 +22,6 @@ from mignet.report.data import ReportInputs, load_report_inputs
 from mignet.settings import Settings
 
 TEMPLATES = Path(__file__).with_name("templates")
-GROUP_TYPES = ("all", "age_band", "income_group")
 # Units of the dyad covariates, by the column naming of docs/design.md (mart_network_dyads).
 COVARIATES = {
     "density_diff_per_1000": (
@@ -62,16 +61,16 @@ def _periods(inputs: ReportInputs) -> list[str]:
     return [p for p in seeded if p in present] + [p for p in present if p not in seeded]
 
 
-def _group_order(estimates: pd.DataFrame) -> dict[str, list[str]]:
+def _group_order(inputs: ReportInputs) -> dict[str, list[str]]:
+    """Group values per group type in the order of dim_network (the seeds' order), for the groups fitted."""
+    fitted = set(zip(inputs.estimates["group_type"], inputs.estimates["group_value"]))
+    networks = inputs.networks.sort_values("network_id")
     order: dict[str, list[str]] = {}
-    for gt, rows in estimates.groupby("group_type", sort=False):
-        values = list(dict.fromkeys(rows["group_value"]))
-        if gt == "income_group":
-            rank = {v: i for i, v in enumerate(["low", "lower_middle", "upper_middle", "high", "unknown"])}
-            values.sort(key=lambda v: (rank.get(v, 99), v))
-        else:
-            values.sort()
-        order[gt] = values
+    for group_type in dict.fromkeys(networks["group_type"].astype(str)):
+        rows = networks[networks["group_type"] == group_type].sort_values(["group_order", "network_id"])
+        values = [v for v in dict.fromkeys(rows["group_value"].astype(str)) if (group_type, v) in fitted]
+        if values:
+            order[group_type] = values
     return order
 
 
@@ -111,7 +110,7 @@ def study_tables(inputs: ReportInputs, periods: list[str], group_order: dict[str
     structural = [t for t in ("edges", "mutual") if t in terms]
     terms = structural + [t for t in terms if t not in structural]
     tables = []
-    for gt in [g for g in GROUP_TYPES if g in group_order] + [g for g in group_order if g not in GROUP_TYPES]:
+    for gt in group_order:
         for gv in group_order[gt]:
             rows = est[(est["group_type"] == gt) & (est["group_value"] == gv)]
             body = []
@@ -162,7 +161,7 @@ def findings(inputs: ReportInputs, periods: list[str], group_order: dict[str, li
     est = inputs.estimates[inputs.estimates["term"] == term]
     pairs = list(zip(periods, periods[1:]))
     rows = []
-    for gt in [g for g in GROUP_TYPES if g in group_order]:
+    for gt in group_order:
         for gv in group_order[gt]:
             sub = est[(est["group_type"] == gt) & (est["group_value"] == gv)].set_index("period_label")
             cells = []
@@ -190,9 +189,8 @@ def findings(inputs: ReportInputs, periods: list[str], group_order: dict[str, li
 
 
 def methods(inputs: ReportInputs, periods: list[str]) -> dict:
-    facts, dbt_vars, state = inputs.facts, dict(inputs.dbt_vars), (inputs.run_state.get("run") or {})
-    applied_vars = dict(dbt_vars)
-    applied_vars.update((state.get("dbt_vars") or {}))
+    facts, state = inputs.facts, (inputs.run_state.get("run") or {})
+    applied_vars = dict(inputs.build.vars)  # the vars the build recorded, --vars overrides included
     est = inputs.estimates
     period_rows = []
     for _, r in inputs.periods.iterrows():
@@ -225,8 +223,8 @@ def methods(inputs: ReportInputs, periods: list[str]) -> dict:
         "certification_ids": cert_ids,
         "fitted_at": str(fitted.max()) if len(fitted) else None,
         "min_moves": applied_vars.get("min_moves"),
-        # raw_dir is a Jinja expression in dbt_project.yml; the folder actually read is in the run state.
-        "vars": {k: v for k, v in applied_vars.items() if k not in ("raw_tables", "raw_dir")},
+        "vars": {k: v for k, v in applied_vars.items() if k != "raw_tables"},
+        "build_id": inputs.build.build_id,
         "run_state": state,
         "n_networks": est.groupby(["period_label", "group_type", "group_value"]).ngroups,
     }
@@ -236,7 +234,7 @@ def gof_section(inputs: ReportInputs, periods: list[str], group_order: dict[str,
     gof = inputs.gof
     if gof is None or gof.empty:
         return {"available": False, "figures": []}
-    labels = [(gt, gv) for gt in GROUP_TYPES if gt in group_order for gv in group_order[gt]]
+    labels = [(gt, gv) for gt in group_order for gv in group_order[gt]]
     scalar = gof[gof["value"].isna()] if "value" in gof.columns else gof
     out = figures.gof_summary_plot(scalar, periods, labels) if not scalar.empty else []
     if "value" in gof.columns:
@@ -284,7 +282,7 @@ def scenario_section(inputs: ReportInputs, periods: list[str]) -> dict:
 
 def render(inputs: ReportInputs, settings: Settings) -> str:
     periods = _periods(inputs)
-    group_order = _group_order(inputs.estimates)
+    group_order = _group_order(inputs)
     cov_terms = _covariate_terms(inputs.estimates)
     coef_img = figures.coefficient_plot(
         inputs.estimates, cov_terms, {t: term_label(t) for t in cov_terms}, periods, group_order

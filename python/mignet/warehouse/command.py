@@ -2,25 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
 
 from mignet.settings import Settings
-
-
-def _parse_var(values: tuple[str, ...]) -> dict:
-    parsed = {}
-    for item in values:
-        if "=" not in item:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--var")
-        key, value = item.split("=", 1)
-        try:
-            parsed[key] = json.loads(value)
-        except json.JSONDecodeError:
-            parsed[key] = value
-    return parsed
 
 
 @click.command("build")
@@ -44,12 +30,20 @@ def build(raw_dir, vintage, imputation, extra_vars):
     """
     from mignet.warehouse.build import build_warehouse
 
+    from mignet.warehouse.build_settings import BuildVarError, parse_var_assignments
+
     environ = None
     if raw_dir is not None:
         import os
         environ = dict(os.environ, MIGNET_RAW_DIR=raw_dir)
     settings = Settings.from_env(environ=environ)
-    dbt_vars = _parse_var(extra_vars)
+    try:
+        dbt_vars = parse_var_assignments(extra_vars, settings.project_root, option="--var")
+    except BuildVarError as exc:
+        raise click.BadParameter(str(exc), param_hint="--var") from None
+    if "raw_dir" in dbt_vars:
+        raise click.BadParameter("the raw extract folder is --raw-dir (or MIGNET_RAW_DIR), not a dbt var",
+                                 param_hint="--var")
     if vintage:
         dbt_vars["target_vintage"] = int(vintage)
     if imputation:

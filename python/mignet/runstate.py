@@ -1,8 +1,8 @@
 """The run state file (`data/run_state.json`): what `mignet run` last did, with the fingerprint of each
 stage's inputs, so a second run skips what is up to date and says why it reruns the rest.
 
-A fingerprint is a flat dict of named components (generator parameters, raw files, dbt project files,
-build id, certification ids, code of the stage). Two fingerprints are compared component by component; the
+A fingerprint is a flat dict of named components (the inputs a stage declares in mignet.pipeline, and the
+code of the stage). Two fingerprints are compared component by component; the
 components that differ are the reason a stage reruns.
 """
 
@@ -70,13 +70,6 @@ def tree_hash(root: Path, paths: tuple[str, ...], suffixes: tuple[str, ...] | No
             h.update(path.read_bytes())
             h.update(b"\0")
     return h.hexdigest()[:20]
-
-
-def code_hash(*modules: str) -> str:
-    """Hash of the source of mignet subpackages or modules (e.g. "network", "raw.py"), so changed code
-    reruns its stage."""
-    package = Path(__file__).resolve().parents[1]
-    return tree_hash(package, modules, suffixes=(".py", ".j2", ".html", ".css", ".json", ".yml", ".yaml"))
 
 
 def differences(old: dict | None, new: dict) -> list[str]:

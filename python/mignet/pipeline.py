@@ -2,24 +2,31 @@
 
 Stages: generate (only without --raw-dir) -> check-raw -> build (dbt) -> validate (certify) -> fit -> gof ->
 publish -> report. Publishing comes after the models so that a release carries the estimates fitted on
-exactly the marts it holds. Each stage's inputs are fingerprinted into `data/run_state.json`; a stage is skipped
-when its fingerprint is unchanged and its outputs exist, and otherwise the run says why it reruns. If
-validation refuses a mart the run stops before the models, pointing to the quality report.
+exactly the marts it holds. If validation refuses a mart the run stops before the models, pointing to the
+quality report.
+
+Each stage declares what it reads (`Stage.inputs`, names of `INPUTS`) and the module that does its work
+(`Stage.entry`). Its fingerprint is the value of each input plus the source of every mignet module the entry
+module imports, directly or not (`code_fingerprint`), so a changed input or a changed line of code reruns
+exactly the stages that depend on it, and the run says which input changed. Fingerprints are kept in
+`<data_dir>/run_state.json`.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import hashlib
 import sys
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
 import click
-import yaml
 
-from mignet.report.runstate import DBT_PROJECT_PATHS, RunState, code_hash, differences, files_fingerprint, tree_hash
+from mignet.runstate import DBT_PROJECT_PATHS, RunState, differences, files_fingerprint, tree_hash
 from mignet.settings import Settings
 
 RUN_STATE_FILE = "run_state.json"
@@ -30,6 +37,7 @@ DEFAULT_SEED = 20180101
 GOF_SIMULATIONS = 200
 GOF_SEED = 1
 FIT_METHOD = "mle"
+PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
 class StageFailed(click.ClickException):
@@ -48,7 +56,7 @@ class RunContext:
     generator: dict
     dbt_vars: dict
     force: bool
-    gof_sims: int = 200
+    gof_sims: int = GOF_SIMULATIONS
     outputs: dict = field(default_factory=dict)  # this run's outputs of each stage, by stage name
     raw_cache: dict = field(default_factory=dict)
 
@@ -56,18 +64,79 @@ class RunContext:
         return (self.outputs.get(stage) or {}).get(key, default)
 
 
-@dataclass
-class Stage:
-    name: str
-    title: str
-    fingerprint: Callable[[RunContext], dict]
-    missing_outputs: Callable[[RunContext, dict], str | None]  # reason the recorded outputs are unusable
-    execute: Callable[[RunContext, Callable[[str], None]], dict]
+# ---- code fingerprints ---------------------------------------------------------------------------------
+
+def _module_file(name: str) -> Path | None:
+    """The source file of mignet module `name` (a package's __init__.py), or None if it is not ours."""
+    parts = name.split(".")
+    if parts[0] != "mignet":
+        return None
+    base = PACKAGE_ROOT.joinpath(*parts[1:])
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
 
 
-# ---- fingerprints and output checks -------------------------------------------------------------------
+def _imports(name: str, path: Path) -> set[str]:
+    """mignet modules that module `name` imports anywhere in its source (function-level imports included)."""
+    package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # `from pkg import module`
+    out = set()
+    for module in found:
+        parts = module.split(".")
+        # importing a.b.c runs a/__init__, a/b/__init__ too
+        out.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {m for m in out if _module_file(m) is not None}
 
-def _raw_fingerprint(ctx: RunContext) -> dict:
+
+@lru_cache(maxsize=None)
+def code_closure(entry: str) -> tuple[Path, ...]:
+    """Every mignet source file module `entry` depends on, with the templates of their packages."""
+    seen: dict[str, Path] = {}
+    todo = [entry]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = _module_file(name)
+        if path is None:
+            raise ValueError(f"{name} is not a module of the mignet package")
+        seen[name] = path
+        todo.extend(_imports(name, path) - set(seen))
+    files = set(seen.values())
+    for path in list(files):
+        templates = path.parent / "templates"
+        if templates.is_dir():
+            files.update(p for p in templates.rglob("*") if p.is_file())
+    return tuple(sorted(files))
+
+
+def code_fingerprint(entry: str) -> str:
+    h = hashlib.sha256()
+    for path in code_closure(entry):
+        h.update(str(path.relative_to(PACKAGE_ROOT)).encode())
+        h.update(b"\0")
+        h.update(path.read_bytes())
+        h.update(b"\0")
+    return h.hexdigest()[:20]
+
+
+# ---- inputs: what a stage reads, by name ------------------------------------------------------------------
+
+def _raw_files(ctx: RunContext) -> dict:
     previous = (ctx.state.data.get("raw_cache") or {}) if not ctx.raw_cache else ctx.raw_cache
     cache = dict(previous)
     fp = files_fingerprint(ctx.settings.raw_dir, cache, patterns=("*.parquet", "*.csv"))
@@ -75,52 +144,63 @@ def _raw_fingerprint(ctx: RunContext) -> dict:
     return fp
 
 
-def _geography_fingerprint(geography: str) -> str:
+def _geography(geography: str) -> str:
     if geography == "synthetic":
         return "synthetic"
     folder = Path(geography)
     return f"{folder.resolve()}:{tree_hash(folder, ('.',))}" if folder.is_dir() else str(geography)
 
 
-def fp_generate(ctx):
-    params = dict(ctx.generator)
-    params["geography"] = _geography_fingerprint(str(params["geography"]))
-    return {"parameters": params, "raw_dir": str(ctx.settings.raw_dir), "code": code_hash("generate", "contract.py")}
+def _reference_polygons(ctx: RunContext):
+    from mignet.report.maps import POLYGONS_FILE
 
+    path = ctx.settings.reference_dir / POLYGONS_FILE
+    return f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path.is_file() else None
+
+
+INPUTS: dict[str, Callable[[RunContext], object]] = {
+    "generator": lambda ctx: {**ctx.generator, "geography": _geography(str(ctx.generator["geography"]))},
+    "raw_dir": lambda ctx: str(ctx.settings.raw_dir),
+    "raw_files": _raw_files,
+    "dbt_project": lambda ctx: tree_hash(ctx.settings.project_root, DBT_PROJECT_PATHS),
+    "dbt_vars": lambda ctx: ctx.dbt_vars,
+    "warehouse": lambda ctx: str(ctx.settings.warehouse),
+    "build_id": lambda ctx: ctx.output("build", "build_id"),
+    "certifications": lambda ctx: ctx.output("validate", "certification_ids"),
+    "fit_method": lambda ctx: FIT_METHOD,
+    "estimates": lambda ctx: ctx.output("fit", "content_hash"),
+    "n_sim": lambda ctx: ctx.gof_sims,
+    "gof_seed": lambda ctx: GOF_SEED,
+    "gof": lambda ctx: ctx.output("gof", "content_hash"),
+    "release_id": lambda ctx: ctx.output("publish", "release_id"),
+    "polygons": _reference_polygons,
+}
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    title: str
+    entry: str  # the module that does the work; its code (and what it imports) is part of the fingerprint
+    inputs: tuple[str, ...]
+    execute: Callable[[RunContext, Callable[[str], None]], dict]
+    # why the recorded outputs are unusable now (None: they are fine)
+    missing_outputs: Callable[[RunContext, dict], str | None] = lambda ctx, outputs: None
+
+    def fingerprint(self, ctx: RunContext) -> dict:
+        fp = {name: INPUTS[name](ctx) for name in self.inputs}
+        fp["code"] = code_fingerprint(self.entry)
+        return fp
+
+
+# ---- output checks ---------------------------------------------------------------------------------------
 
 def out_generate(ctx, outputs):
     manifest = ctx.settings.raw_dir / "manifest.json"
     if not manifest.is_file():
         return f"{manifest} is missing"
-    now = _raw_fingerprint(ctx)
-    if now != outputs.get("raw_files"):
+    if _raw_files(ctx) != outputs.get("raw_files"):
         return "the raw files changed since they were generated"
-    return None
-
-
-def fp_check_raw(ctx):
-    return {"raw_files": _raw_fingerprint(ctx), "code": code_hash("raw.py", "contract.py")}
-
-
-def fp_build(ctx):
-    root = ctx.settings.project_root
-    return {
-        "raw_files": _raw_fingerprint(ctx),
-        "raw_dir": str(ctx.settings.raw_dir),
-        "dbt_project": tree_hash(root, DBT_PROJECT_PATHS),
-        "dbt_vars": ctx.dbt_vars,
-        "warehouse": str(ctx.settings.warehouse),
-        "code": code_hash("warehouse"),
-    }
-
-
-def out_build(ctx, outputs):
-    if not ctx.settings.warehouse.is_file():
-        return f"the warehouse {ctx.settings.warehouse} is missing"
-    identity = _warehouse_identity(ctx.settings)
-    last = ctx.state.data.get("warehouse_after_run")
-    if last is not None and identity != last:
-        return "the warehouse was changed outside `mignet run` since the last run"
     return None
 
 
@@ -132,8 +212,13 @@ def _warehouse_identity(settings: Settings) -> list | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def fp_validate(ctx):
-    return {"build_id": ctx.output("build", "build_id"), "code": code_hash("quality")}
+def out_build(ctx, outputs):
+    if not ctx.settings.warehouse.is_file():
+        return f"the warehouse {ctx.settings.warehouse} is missing"
+    last = ctx.state.data.get("warehouse_after_run")
+    if last is not None and _warehouse_identity(ctx.settings) != last:
+        return "the warehouse was changed outside `mignet run` since the last run"
+    return None
 
 
 def out_validate(ctx, outputs):
@@ -143,9 +228,26 @@ def out_validate(ctx, outputs):
     return None
 
 
-def fp_publish(ctx):
-    return {"certifications": ctx.output("validate", "certification_ids"), "fitted": ctx.output("fit", "fitted"),
-            "code": code_hash("quality")}
+def _results_reason(ctx, table: str, content_hash: str | None) -> str | None:
+    from mignet.warehouse import Warehouse, WarehouseError
+
+    warehouse = Warehouse(ctx.settings)
+    try:
+        with warehouse.connect() as con:
+            record = warehouse.verify_results(con, table)
+    except WarehouseError as exc:
+        return str(exc)
+    if record["content_hash"] != content_hash:
+        return f"results.{table} is not the table this run wrote"
+    return None
+
+
+def out_fit(ctx, outputs):
+    return _results_reason(ctx, "model_estimates", outputs.get("content_hash"))
+
+
+def out_gof(ctx, outputs):
+    return _results_reason(ctx, "model_gof", outputs.get("content_hash"))
 
 
 def out_publish(ctx, outputs):
@@ -159,64 +261,9 @@ def out_publish(ctx, outputs):
     return None
 
 
-def fp_fit(ctx):
-    ids = ctx.output("validate", "certification_ids") or {}
-    return {"dyads_certification": ids.get("mart_network_dyads"), "method": FIT_METHOD, "code": code_hash("network")}
-
-
-def out_fit(ctx, outputs):
-    wanted = (ctx.output("validate", "certification_ids") or {}).get("mart_network_dyads")
-    n = _count(ctx.settings, "results", "model_estimates", "certification_id = ?", [wanted])
-    if n is None:
-        return "results.model_estimates is missing"
-    if n == 0:
-        return f"results.model_estimates holds no estimates of certification {wanted}"
-    return None
-
-
-def fp_gof(ctx):
-    return {"fitted": ctx.output("fit", "fitted"), "n_sim": ctx.gof_sims, "seed": GOF_SEED, "code": code_hash("network")}
-
-
-def out_gof(ctx, outputs):
-    n = _count(ctx.settings, "results", "model_gof")
-    if not n:
-        return "results.model_gof is missing or empty"
-    return None
-
-
-def fp_report(ctx):
-    polygons = ctx.settings.reference_dir / "municipalities_2019_polygons_wgs84.geojson"
-    return {
-        "fitted": ctx.output("fit", "fitted"), "gof": [ctx.output("gof", "rows"), ctx.output("gof", "computed_at")],
-        "certifications": ctx.output("validate", "certification_ids"),
-        "release_id": ctx.output("publish", "release_id"),
-        "polygons": (f"{polygons.stat().st_size}:{polygons.stat().st_mtime_ns}" if polygons.is_file() else None),
-        "code": code_hash("report"),
-    }
-
-
 def out_report(ctx, outputs):
     path = ctx.settings.reports_dir / "models" / "index.html"
     return None if path.is_file() else f"{path} is missing"
-
-
-def _count(settings: Settings, schema: str, table: str, where: str | None = None, params=None) -> int | None:
-    from mignet import db
-
-    if not settings.warehouse.is_file():
-        return None
-    con = db.connect(str(settings.warehouse), read_only=True)
-    try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
-        ).fetchall()[0][0]
-        if not exists:
-            return None
-        sql = f'select count(*) from "{schema}"."{table}"' + (f" where {where}" if where else "")
-        return int(con.execute(sql, params or []).fetchall()[0][0])
-    finally:
-        con.close()
 
 
 # ---- stage bodies ---------------------------------------------------------------------------------------
@@ -229,7 +276,7 @@ def run_generate(ctx, say):
                                  faults=g["faults"], progress=say)
     ctx.raw_cache = {}
     counts = manifest.get("row_counts") or manifest.get("rows") or {}
-    return {"raw_files": _raw_fingerprint(ctx), "row_counts": counts}
+    return {"raw_files": _raw_files(ctx), "row_counts": counts}
 
 
 def run_check_raw(ctx, say):
@@ -252,9 +299,11 @@ def run_build(ctx, say):
 
     result = build_warehouse(ctx.settings, dbt_vars=ctx.dbt_vars or None, progress=say)
     if not result.ok:
+        where = [str(p) for p in (result.run_results_path, getattr(result, "log_path", None)) if p]
         raise StageFailed(
-            f"dbt build failed (build {result.build_id}); the previous warehouse stays in place. "
-            f"See {result.run_results_path} and logs/dbt.log."
+            f"dbt build failed (build {result.build_id}); the previous warehouse stays in place."
+            + ("\n  " + "\n  ".join(result.failures[:10]) if result.failures else "")
+            + (f"\nSee {' and '.join(where)}." if where else "")
         )
     return {"build_id": result.build_id, "run_results_path": str(result.run_results_path) if result.run_results_path else None}
 
@@ -267,7 +316,6 @@ def run_validate(ctx, say):
     if run_results and Path(run_results).is_file():
         kwargs["artifacts_dir"] = Path(run_results).parent
     result = validate(ctx.settings, progress=say, **kwargs)
-    ctx.outputs["validate_result"] = {"certified": result.certified}
     if not result.all_certified:
         failed = result.failed_checks()
         lines = [f"  {mart}: {', '.join(checks) or 'refused'}" for mart, checks in failed.items()]
@@ -284,28 +332,34 @@ def run_validate(ctx, say):
     }
 
 
-def run_publish(ctx, say):
-    from mignet.quality.publish import publish
+def _results_hash(ctx, table: str) -> str:
+    from mignet.warehouse import Warehouse
 
-    release_id = publish(ctx.settings, progress=say)
-    return {"release_id": release_id}
+    warehouse = Warehouse(ctx.settings)
+    with warehouse.connect() as con:
+        return warehouse.verify_results(con, table)["content_hash"]
 
 
 def run_fit(ctx, say):
     from mignet.network.fit import fit_all
 
     estimates = fit_all(ctx.settings, method=FIT_METHOD, progress=say)
-    fitted = str(estimates["fitted_at"].max()) if "fitted_at" in estimates.columns else str(time.time())
     n_models = estimates.groupby(["period_label", "group_type", "group_value"]).ngroups
-    return {"fitted": fitted, "n_models": int(n_models)}
+    return {"content_hash": _results_hash(ctx, "model_estimates"), "n_models": int(n_models)}
 
 
 def run_gof_stage(ctx, say):
     from mignet.network.gof import run_gof
 
     gof = run_gof(ctx.settings, n_sim=ctx.gof_sims, seed=GOF_SEED, progress=say)
-    # when it ran, so that the report (which draws the gof figures) knows it is out of date
-    return {"rows": int(len(gof)), "n_sim": ctx.gof_sims, "computed_at": time.time()}
+    return {"rows": int(len(gof)), "n_sim": ctx.gof_sims, "content_hash": _results_hash(ctx, "model_gof")}
+
+
+def run_publish(ctx, say):
+    from mignet.quality.publish import publish
+
+    release_id = publish(ctx.settings, progress=say)
+    return {"release_id": release_id}
 
 
 def run_report(ctx, say):
@@ -317,14 +371,20 @@ def run_report(ctx, say):
 
 
 STAGES = [
-    Stage("generate", "generate a synthetic register", fp_generate, out_generate, run_generate),
-    Stage("check-raw", "check the raw extract against the contract", fp_check_raw, lambda c, o: None, run_check_raw),
-    Stage("build", "dbt build into a fresh warehouse", fp_build, out_build, run_build),
-    Stage("validate", "validate and certify the marts", fp_validate, out_validate, run_validate),
-    Stage("fit", "fit the ERGMs", fp_fit, out_fit, run_fit),
-    Stage("gof", "goodness of fit by simulation", fp_gof, out_gof, run_gof_stage),
-    Stage("publish", "publish certified marts and model estimates for analysts", fp_publish, out_publish, run_publish),
-    Stage("report", "write the analysis report", fp_report, out_report, run_report),
+    Stage("generate", "generate a synthetic register", "mignet.generate", ("generator", "raw_dir"), run_generate,
+          out_generate),
+    Stage("check-raw", "check the raw extract against the contract", "mignet.raw", ("raw_files",), run_check_raw),
+    Stage("build", "dbt build into a fresh warehouse", "mignet.warehouse.build",
+          ("raw_files", "raw_dir", "dbt_project", "dbt_vars", "warehouse"), run_build, out_build),
+    Stage("validate", "validate and certify the marts", "mignet.quality.validate", ("build_id",), run_validate,
+          out_validate),
+    Stage("fit", "fit the ERGMs", "mignet.network.fit", ("certifications", "fit_method"), run_fit, out_fit),
+    Stage("gof", "goodness of fit by simulation", "mignet.network.gof", ("estimates", "n_sim", "gof_seed"),
+          run_gof_stage, out_gof),
+    Stage("publish", "publish certified marts and model estimates", "mignet.quality.publish",
+          ("certifications", "estimates", "gof"), run_publish, out_publish),
+    Stage("report", "write the analysis report", "mignet.report.models",
+          ("estimates", "gof", "certifications", "release_id", "polygons"), run_report, out_report),
 ]
 
 
@@ -406,6 +466,8 @@ def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: 
             elapsed = time.perf_counter() - t0
             ctx.outputs[stage.name] = outputs
             remember_run()
+            # inputs that are outputs of an earlier stage of this run are known only now for a skipped stage's
+            # successors; the fingerprint recorded is the one the stage ran with
             state.record(stage.name, fingerprint, outputs, elapsed)
             echo(f"    done in {elapsed:.1f}s")
             summary[stage.name] = {"status": "ran", "elapsed_s": elapsed, "reason": reason}
@@ -440,16 +502,6 @@ def print_summary(settings: Settings, result: dict, echo=_echo) -> None:
         echo(f"  analysis report: {models}")
 
 
-def _parse_vars(values: tuple[str, ...]) -> dict:
-    out = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise click.BadParameter(f"{item!r}: expected KEY=VALUE, e.g. imputation_method=median", param_hint="--dbt-var")
-        out[key.strip()] = yaml.safe_load(value)
-    return out
-
-
 @click.command("run")
 @click.option("--raw-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Use this existing raw extract folder (e.g. a real register extract) instead of generating one.")
@@ -475,9 +527,18 @@ def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force,
     A second run skips the stages whose inputs did not change (state in data/run_state.json) and says
     why it reruns the others. Exit code 2 when validation refuses a mart (see reports/quality/index.html).
     """
+    from mignet.warehouse.build_settings import BuildVarError, parse_var_assignments
+
     settings = Settings.from_env()
     generator_options = [name for name in ("scale", "seed", "geography", "faults")
                          if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT]
+    try:
+        overrides = parse_var_assignments(dbt_vars, settings.project_root)
+    except BuildVarError as exc:
+        raise click.BadParameter(str(exc), param_hint="--dbt-var") from None
+    if "raw_dir" in overrides:
+        raise click.BadParameter("the raw extract folder is --raw-dir (or MIGNET_RAW_DIR), not a dbt var: check-raw, "
+                                 "the build and the reports must all read the same folder", param_hint="--dbt-var")
     if raw_dir is not None:
         if generator_options:
             raise click.UsageError(f"--{', --'.join(generator_options)}: generator options apply only without --raw-dir")
@@ -489,7 +550,7 @@ def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force,
                + f", warehouse {settings.warehouse}")
     result: dict = {"stages": {}}
     try:
-        run_pipeline(settings, generate=raw_dir is None, generator=generator, dbt_vars=_parse_vars(dbt_vars),
+        run_pipeline(settings, generate=raw_dir is None, generator=generator, dbt_vars=overrides,
                      force=force, result=result, until=until, gof_sims=gof_sims)
     except StageFailed:
         print_summary(settings, result)
