@@ -2,9 +2,6 @@
 -- quantile_cont. Computed over everyone with an income that year, or with var income_cutpoints_population =
 -- movers over the persons whose income year that is for an inter-municipal move (var income_group_year).
 {%- set population = var('income_cutpoints_population') %}
-{%- if population not in ['all', 'movers'] %}
-    {{ exceptions.raise_compiler_error("var income_cutpoints_population must be all or movers, got '" ~ population ~ "'") }}
-{%- endif %}
 {%- set year_offset = 1 if var('income_group_year') == 'next_year' else 0 %}
 
 with

@@ -5,9 +5,6 @@
 -- in less time than writing 17 million rows once costs.
 {{ config(materialized='view') }}
 {%- set method = var('imputation_method') %}
-{%- if method not in ['mean', 'median', 'none'] %}
-    {{ exceptions.raise_compiler_error("var imputation_method must be mean, median or none, got '" ~ method ~ "'") }}
-{%- endif %}
 
 with
 

@@ -3,9 +3,6 @@
 -- only consumer is fct_moves, so 7.7 million rows are written once.
 {{ config(materialized='ephemeral') }}
 {%- set year_offset = 1 if var('income_group_year') == 'next_year' else 0 %}
-{%- if var('income_group_year') not in ['move_year', 'next_year'] %}
-    {{ exceptions.raise_compiler_error("var income_group_year must be move_year or next_year, got '" ~ var('income_group_year') ~ "'") }}
-{%- endif %}
 
 with
 

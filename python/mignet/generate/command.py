@@ -16,7 +16,7 @@ import click
                    "0.01 runs in seconds. Populations stay Belgian at any scale.")
 @click.option("--seed", type=int, default=20180101, show_default=True, help="Same seed, same files.")
 @click.option("--geography", default="synthetic", show_default=True,
-              help="'synthetic' (built in, no files needed) or a folder with municipalities_2018/2019/2025.csv "
+              help="'synthetic' (built in, no files needed), 'synthetic-small' (the same with a fraction of the municipalities, for fast tests) or a folder with municipalities_2018/2019/2025.csv "
                    "(e.g. ../shared/reference) for the real municipalities.")
 @click.option("--faults", type=float, default=0.0, show_default=True,
               help="Share of rows per table given a realistic defect (e.g. 0.01); listed in faults.csv.")

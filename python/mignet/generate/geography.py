@@ -67,10 +67,20 @@ def _synthetic_name(rng: np.random.Generator, region: str, taken: set[str]) -> t
             return name, name
 
 
-def synthetic_geography(seed: int) -> Geography:
+SMALL_FRACTION = 0.12
+GEOGRAPHIES = ("synthetic", "synthetic-small")
+
+
+def synthetic_geography(seed: int, fraction: float = 1.0) -> Geography:
     """589 municipalities before 1-1-2019 and 581 after, including every real code changed on 1-1-2019
     and 1-1-2025, with Belgian-like skew: a dense capital region of 19 small municipalities, a few
-    dense cities, a coast and a sparse south."""
+    dense cities, a coast and a sparse south.
+
+    With `fraction` < 1 only that share of each arrondissement's ordinary municipalities is drawn (the
+    changed codes and the anchor cities are always there), and the population is that share of Belgium's:
+    a small country of the same shape, with every code change, for fast tests ("synthetic-small")."""
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1], not {fraction!r}")
     rng = np.random.default_rng([seed, 589])
     old2019 = {c[0]: c for c in codes.CHANGES_2019}
     old2025 = {c[0]: c for c in codes.CHANGES_2025}
@@ -84,6 +94,8 @@ def synthetic_geography(seed: int) -> Geography:
     for arr, cx, cy, radius_km, n_units, density in codes.ARRONDISSEMENTS:
         region = codes.region_of_arrondissement(arr)
         fixed = sorted(c for c in fixed_2018 if c.startswith(arr))
+        if fraction < 1:
+            n_units = max(len(fixed), int(np.ceil(n_units * fraction)))
         if len(fixed) > n_units:
             raise ValueError(f"arrondissement {arr}: {len(fixed)} fixed codes but only {n_units} municipalities")
         fillers = []
@@ -123,11 +135,14 @@ def synthetic_geography(seed: int) -> Geography:
     units = pd.DataFrame(rows)
     # ordinary municipalities absorb the difference to Belgium's population of 1-1-2018
     ordinary = units["kind"].eq("ordinary") & ~units["code_2018"].isin(set(old2019) | set(old2025))
-    gap = BELGIUM_POPULATION_2018 - units.loc[~ordinary, "pop_2018"].sum()
+    # a small country has its cities and changed municipalities at the same share of their size
+    units.loc[~ordinary, "pop_2018"] *= fraction
+    gap = BELGIUM_POPULATION_2018 * fraction - units.loc[~ordinary, "pop_2018"].sum()
     units.loc[ordinary, "pop_2018"] *= gap / units.loc[ordinary, "pop_2018"].sum()
     units["pop_2018"] = units["pop_2018"].round().astype("int64")
     units["coast"] = units["kind"].eq("coast")
-    return _finish(units, source="synthetic", rng=rng, growth=None)
+    return _finish(units, source="synthetic" if fraction == 1 else f"synthetic (fraction {fraction:g})", rng=rng,
+                   growth=None)
 
 
 def _finish(units: pd.DataFrame, source: str, rng: np.random.Generator,
@@ -274,8 +289,13 @@ def reference_geography(path: Path, seed: int, progress=None) -> Geography:
 
 
 def load_geography(geography: str | Path, seed: int, progress=None) -> Geography:
+    """"synthetic" (Belgian-like, 581 municipalities), "synthetic-small" (the same shape with every code change
+    but a fraction of the ordinary municipalities and of the population: fast tests), or a reference folder of
+    real municipalities."""
     if str(geography) == "synthetic":
         return synthetic_geography(seed)
+    if str(geography) == "synthetic-small":
+        return synthetic_geography(seed, fraction=SMALL_FRACTION)
     return reference_geography(Path(geography), seed, progress=progress)
 
 

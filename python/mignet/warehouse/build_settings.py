@@ -121,16 +121,15 @@ def parse_var_assignments(items, project_root: Path, option: str = "--dbt-var") 
             raise BuildVarError(f"{option} {item!r}: expected KEY=VALUE, e.g. imputation_method=median")
         if key not in declarations:
             raise BuildVarError(f"{option} {key}: no such dbt var; the vars are {', '.join(declarations)}")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise BuildVarError(f"{option} {key}={text}: not a readable value ({exc.problem}); "
-                                f"{key} must be {declarations[key].accepts()}") from None
         declaration = declarations[key]
-        if declaration.type == "string" and not isinstance(value, str):
-            value = text.strip()  # a string var takes the text as written (e.g. a folder named 2025)
-        if declaration.type == "date" and isinstance(value, dt.date):
-            value = value.isoformat()
+        if declaration.type in ("string", "date"):
+            value = text.strip()  # taken as written (a folder named 2025 is a folder; a date is checked as text)
+        else:
+            try:
+                value = yaml.safe_load(text) if text.strip() else ""
+            except (yaml.YAMLError, ValueError) as exc:
+                raise BuildVarError(f"{option} {key}={text}: not a readable value ({getattr(exc, 'problem', exc)}); "
+                                    f"{key} must be {declaration.accepts()}") from None
         problem = declaration.problem(value)
         if problem:
             raise BuildVarError(f"{option} {problem}")
