@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mignet.network import ErgmModel
 from mignet.network.gof import DISTANCE_BIN_KM, PairIncidence, _pair_covariates, network_statistics
@@ -76,3 +77,35 @@ def test_draws_without_ties_give_missing_summaries_and_no_warnings():
     scalar = rows[rows["value"].isna()].set_index("statistic")
     assert scalar["sim_mean"].isna().all() and scalar["p_value"].isna().all()
     assert scalar.loc["reciprocity", "observed"] == 0
+
+
+def test_gof_summarises_the_networks_simulate_draws_counted_directly():
+    """gof_network's simulated summaries equal those of the networks ErgmModel.simulate draws with the same
+    seed, each counted on its adjacency matrix; the batch size changes nothing."""
+    from mignet.network.gof import gof_network
+
+    nodes = municipalities(30, seed=4)
+    dyads = draw_network(dyads_from_nodes(nodes), {**TRUE_PARAMS, "edges": TRUE_PARAMS["edges"] + 2.0}, seed=2)
+    dyads = dyads.rename(columns={"origin": "origin_nis", "destination": "destination_nis"})
+    params = pd.Series({**TRUE_PARAMS, "edges": TRUE_PARAMS["edges"] + 2.2})
+    rows = gof_network(dyads, params, n_sim=30, seed=4, batch=7)
+    pd.testing.assert_frame_equal(rows, gof_network(dyads, params, n_sim=30, seed=4, batch=25))
+    model = ErgmModel(dyads, list(params.index))
+    draws = [direct_statistics(dyads, model, s.astype(int)) for s in model.simulate(params, n_sim=30, seed=4)]
+    observed = direct_statistics(dyads, model, model.obs_state)
+    scalar = rows[rows["value"].isna()].set_index("statistic")
+    for name in ("reciprocity", "share_one_way_toward_denser", "mean_tie_distance_km"):
+        sim = np.array([d[name] for d in draws])
+        assert scalar.loc[name, "observed"] == pytest.approx(observed[name], rel=1e-12)
+        assert scalar.loc[name, "sim_mean"] == pytest.approx(sim.mean(), rel=1e-12)
+        assert scalar.loc[name, "sim_sd"] == pytest.approx(sim.std(ddof=1), rel=1e-9)
+        assert scalar.loc[name, "sim_low"] == pytest.approx(np.quantile(sim, 0.025), rel=1e-12)
+    for name in ("out_degree", "in_degree"):
+        dist = rows[rows["statistic"] == name]
+        for value, mean in zip(dist["value"].astype(int), dist["sim_mean"]):
+            assert mean == pytest.approx(np.mean([(d[name] == value).sum() for d in draws]), rel=1e-12, abs=1e-12)
+    dist = rows[rows["statistic"] == "tie_distance_km"]
+    for value, mean in zip(dist["value"], dist["sim_mean"]):
+        k = int(round(value / DISTANCE_BIN_KM))
+        want = np.mean([d["tie_distance_km"][k] if k < len(d["tie_distance_km"]) else 0 for d in draws])
+        assert mean == pytest.approx(want, rel=1e-12, abs=1e-12)

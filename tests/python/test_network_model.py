@@ -10,9 +10,11 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy.optimize import minimize
+from scipy.stats import norm
 from scipy.special import logsumexp
 
-from mignet.network import DyadDataError, DyadDependentTermError, ErgmExistenceWarning, ErgmModel, fit_ergm
+from mignet.network import DyadDataError, DyadDependentTermError, ErgmExistenceWarning, ErgmModel, ErgmResults, fit_ergm
+from mignet.network.sampling import PairStateSampler
 from mignet.network.simulate import dyads_from_nodes, draw_network, municipalities
 
 
@@ -269,3 +271,181 @@ def test_complete_separation_by_a_covariate_is_detected_as_a_combination():
     with warnings.catch_warnings():
         warnings.simplefilter("error", ErgmExistenceWarning)
         assert fit_ergm(d, ["edges", "mutual", "edgecov:distance_10km"]).mle_exists
+
+
+# ---- results in statsmodels' shape ------------------------------------------------------------------------
+
+def no_mutual_model():
+    """A 4-node network without mutual pairs: the MLE of mutual is -inf, the other terms are estimable."""
+    return ErgmModel(tiny_dyads(4, seed=3, ties={(0, 1), (0, 2), (2, 3), (3, 0)}), ["edges", "mutual", "edgecov:cov"])
+
+
+def test_results_store_the_fit_and_derive_every_value_lazily_and_read_only():
+    model = ErgmModel(tiny_dyads(4, seed=3, ties=TIES_4), ["edges", "mutual", "edgecov:cov"])
+    fitted = model.fit()
+    res = ErgmResults(model, fitted.clogit, "mle")
+    assert set(vars(res)) == {"model", "clogit", "method", "statsmodels_result", "_cache"}
+    assert res._cache == {}
+    params = res.params
+    assert res.params is params and set(res._cache) >= {"params", "_limits"}
+    np.testing.assert_array_equal(params.to_numpy(), fitted.clogit.theta)
+    for name in ("params", "bse", "tvalues", "llf", "mle_exists", "message", "df_model"):
+        with pytest.raises(AttributeError, match="cannot be set"):
+            setattr(res, name, 0)
+    # cov_params() hands out a copy: the cached covariance cannot be changed through it
+    handed_out = res.cov_params()
+    handed_out.iloc[0, 0] = 99.0
+    assert res.cov_params().iloc[0, 0] == pytest.approx(res.bse.iloc[0] ** 2, rel=1e-12)
+
+
+@pytest.mark.parametrize("method", ["mle", "mple"])
+def test_existence_warning_comes_once_from_fit_and_never_from_the_results(method):
+    model = no_mutual_model()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = model.fit(method)
+        assert [w.category for w in caught] == [ErgmExistenceWarning]
+        assert str(caught[0].message) == res.message and "mutual -> -inf" in res.message
+        again = ErgmResults(model, res.clogit, method)
+        for r in (res, again):
+            r.params, r.bse, r.pvalues, r.conf_int(), r.llf, r.aic, r.bic, r.message, str(r.summary())
+        assert len(caught) == 1
+    assert not res.mle_exists and res.params["mutual"] == -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert ErgmModel(tiny_dyads(4, seed=3, ties=TIES_4), ["edges", "mutual"]).fit(method).mle_exists
+
+
+def test_derived_values_follow_their_one_formula_also_without_an_mle():
+    with pytest.warns(ErgmExistenceWarning):
+        res = no_mutual_model().fit()
+    estimated = res.bse.notna()
+    assert list(estimated) == [True, False, True] and res.df_model == 2
+    np.testing.assert_allclose(res.tvalues, res.params / res.bse)
+    np.testing.assert_allclose(res.pvalues[estimated], 2 * norm.sf(np.abs(res.tvalues[estimated])))
+    ci = res.conf_int(0.1)
+    np.testing.assert_allclose(ci[1] - res.params, 1.6448536269514722 * res.bse)
+    np.testing.assert_allclose(np.sqrt(np.diag(res.cov_params()))[estimated.to_numpy()], res.bse[estimated])
+    assert res.cov_params().loc["mutual"].isna().all() and res.cov_params()["mutual"].isna().all()
+    assert res.aic == pytest.approx(-2 * res.llf + 2 * 2)
+    assert res.bic == pytest.approx(-2 * res.llf + 2 * np.log(12))
+    assert res.odds_ratios["mutual"] == 0.0
+    assert res.pseudo_llf is None and "mutual -> -inf" in str(res.summary())
+
+
+# ---- the one source of pair-state weights and its limits -------------------------------------------------
+
+def integer_covariate_model(terms):
+    """A 12-node network with an integer edge covariate, so that a parameter of +-60 is, to 1e-20, its limit."""
+    d = tiny_dyads(12, seed=2, ties={(i, j) for i in range(12) for j in range(12) if i != j and (i * 7 + j * 3) % 5 < 2})
+    d["c"] = np.random.default_rng(4).integers(-1, 3, size=len(d)).astype(float)
+    return ErgmModel(d, terms)
+
+
+@pytest.mark.parametrize("term, value", [("mutual", -np.inf), ("edges", np.inf), ("edges", -np.inf),
+                                         ("edgecov:c", -np.inf), ("edgecov:c", np.inf)])
+def test_infinite_parameters_give_the_limit_of_the_state_probabilities(term, value):
+    terms = ["edges", "mutual", "edgecov:c"]
+    model = integer_covariate_model(terms)
+    theta = pd.Series([-0.4, 0.8, 0.3], index=terms)
+    limit, far = theta.copy(), theta.copy()
+    limit[term], far[term] = value, np.sign(value) * 60
+    p = model.state_probabilities(limit)
+    np.testing.assert_allclose(p, model.state_probabilities(far), atol=1e-20)
+    assert np.isfinite(p).all() and ((p == 0) | (p > 1e-30)).all()
+    draws = model.simulate(limit, n_sim=50, seed=1)
+    assert (p[np.arange(p.shape[0]), draws] > 0).all()  # a state of probability zero is never drawn
+    if term == "edges" and value > 0:
+        assert (draws == 3).all()
+
+
+def test_loglike_at_an_infinite_estimate_is_the_limiting_models_likelihood():
+    model = no_mutual_model()
+    with pytest.warns(ErgmExistenceWarning):
+        res = model.fit()
+    assert model.loglike(res.params) == pytest.approx(res.llf, rel=1e-12)
+    np.testing.assert_allclose(model.state_probabilities(res.params), res.state_probabilities(), rtol=1e-12, atol=1e-300)
+    # mutual = +inf makes the observed one-way pairs impossible
+    assert model.loglike(res.params.to_numpy() * [1, -1, 1]) == -np.inf
+
+
+# ---- the one tie sampler ------------------------------------------------------------------------------------
+
+def test_sampler_draws_depend_on_the_seed_only_and_are_shared_by_every_simulate():
+    d = dyads_from_nodes(municipalities(25, seed=1))
+    net = draw_network(d, {"edges": 0.0, "mutual": 1.0, "edgecov:distance_10km": -0.2}, seed=3)
+    model = ErgmModel(net, ["edges", "mutual", "edgecov:distance_10km"])
+    res = model.fit()
+    sampler = model.sampler(res.params)
+    states = sampler.states(23, seed=8)
+    assert states.shape == (23, len(model.pair_i)) and states.dtype == np.int8
+    for batch in (1, 7, 23, 100):
+        ij, ji = (np.concatenate(parts) for parts in zip(*sampler.batches(23, seed=8, batch=batch)))
+        np.testing.assert_array_equal(states, ij + 2 * ji.astype(np.int8))
+    np.testing.assert_array_equal(model.simulate(res.params, n_sim=23, seed=8), states)
+    np.testing.assert_array_equal(res.simulate(n_sim=23, seed=8), states)
+    np.testing.assert_array_equal(draw_network(net, dict(res.params), seed=8).tie,
+                                  model.with_pair_states(states[0]).tie)
+    assert not np.array_equal(model.simulate(res.params, n_sim=23, seed=9), states)
+
+
+def test_sampler_never_draws_a_state_of_probability_zero_and_always_one_of_probability_one():
+    probabilities = np.array([[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1], [0, 0.5, 0.5, 0],
+                              [0.5, 0, 0, 0.5], [0.1, 0.2, 0.3, 0.4],
+                              # rows that sum to 1 only up to rounding, with an impossible last state
+                              [0.1, 0.7, 0.2, 0.0], [1 / 3, 1 / 3, 1 / 3, 0.0]])
+    states = PairStateSampler(probabilities).states(20000, seed=5)
+    assert (probabilities[np.arange(len(probabilities)), states] > 0).all()
+    np.testing.assert_array_equal(states[:, :4], np.tile(np.arange(4), (20000, 1)))
+    freq = np.stack([(states == s).mean(axis=0) for s in range(4)], axis=1)
+    # 20000 draws: binomial standard error at most 0.0036; 5 of them
+    assert np.abs(freq - probabilities).max() < 0.018
+    # at the boundaries: u = 0 and u exactly at a threshold fall in the state above it
+    sampler = PairStateSampler(probabilities[[1, 4, 6]])
+    c = np.float32([0.1, 0.3, 0.6])
+    u = np.array([[0.0, 0.0, 0.0], [0.0, 0.5, c[0]], [0.99, 0.9, c[1]], [0.5, 0.5, c[2]]], dtype=np.float32)
+    ij, ji = sampler.indicators(u)
+    np.testing.assert_array_equal(ij + 2 * ji.astype(np.int8), [[1, 1, 0], [1, 2, 1], [1, 2, 2], [1, 2, 3]])
+    with pytest.raises(ValueError, match="sum to 1.*first pair 1"):
+        PairStateSampler([[0.25] * 4, [0.5, 0.5, 0.5, 0.0]])
+    with pytest.raises(ValueError, match="shape"):
+        PairStateSampler(np.ones((3, 2)) / 2)
+
+
+# ---- scenario probabilities derive from the model's state probabilities ---------------------------------------
+
+def closed_form(params, fwd, rev):
+    """Today's closed forms of the scenario probabilities, written out independently."""
+    from scipy.special import expit, logsumexp
+
+    def eta(row):
+        return params["edges"] + sum(v * row[t.split(":")[1]] for t, v in params.items() if t.startswith("edgecov:"))
+
+    a, b, m = eta(fwd), eta(rev), params.get("mutual", 0.0)
+    return {"eta_forward": a, "eta_reverse": b, "p_given_no_reverse": expit(a), "p_given_reverse": expit(a + m),
+            "p_marginal": float(np.exp(logsumexp([a, a + b + m]) - logsumexp([0.0, a, b, a + b + m])))}
+
+
+def test_scenario_probabilities_are_the_pair_state_probabilities_of_the_model():
+    from mignet.network.scenario import ScenarioError, tie_probabilities
+
+    d = dyads_from_nodes(municipalities(15, seed=6))
+    terms = ["edges", "mutual", "edgecov:density_diff_per_1000", "edgecov:distance_10km"]
+    rng = np.random.default_rng(2)
+    for mutual in (1.3, -np.inf, 0.0):
+        params = {"edges": rng.normal(), "mutual": mutual, "edgecov:density_diff_per_1000": rng.normal(),
+                  "edgecov:distance_10km": -0.3}
+        model = ErgmModel(d.assign(tie=0), terms)
+        probs = model.state_probabilities(list(params.values()))
+        for pair in rng.choice(len(model.pair_i), size=6, replace=False):
+            fwd, rev = d.iloc[model.row_ij[pair]], d.iloc[model.row_ji[pair]]
+            got = tie_probabilities(params, fwd, rev)
+            assert got["p_marginal"] == pytest.approx(probs[pair, 1] + probs[pair, 3], rel=1e-12)
+            for key, value in closed_form(params, fwd, rev).items():
+                assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-300), key
+            if mutual == -np.inf:
+                assert got["p_given_reverse"] == 0.0 and 0 < got["p_marginal"] < 1
+    with pytest.raises(ScenarioError, match="no column 'x'"):
+        tie_probabilities({"edges": -1.0, "edgecov:x": 1.0}, {"y": 1.0}, {"y": 2.0})
+    with pytest.raises(ScenarioError, match="unknown model term"):
+        tie_probabilities({"edges": -1.0, "nodematch:x": 1.0}, {"x": 1.0}, {"x": 2.0})

@@ -1,7 +1,8 @@
 """Goodness of fit by exact simulation from the fitted models.
 
 The fitted ERGM is a product of independent four-state distributions over unordered pairs, so a network
-is drawn exactly by sampling each pair's state from its four probabilities (no MCMC, no burn-in). For
+is drawn exactly by sampling each pair's state from its four probabilities (no MCMC, no burn-in; the one
+sampler of `mignet.network.sampling`, so these are the networks `ErgmModel.simulate` draws). For
 every study network we compare the observed network with `n_sim` draws on statistics the model does
 not fix: reciprocity (share of ties that are reciprocated), the in- and out-degree distributions, the
 share of one-way ties that point toward the denser municipality, and the distribution of tie distances.
@@ -89,25 +90,15 @@ def _pair_covariates(model: ErgmModel, dyads: pd.DataFrame):
 
 def gof_network(dyads: pd.DataFrame, params: pd.Series, n_sim: int = 200, seed: int = 1, batch: int = 25) -> pd.DataFrame:
     """Observed vs simulated statistics of one network: one row per scalar statistic (value NaN) and one per
-    degree / distance-bin value of the distributions."""
+    degree / distance-bin value of the distributions. The draws are `ErgmModel.simulate(params, n_sim, seed)`;
+    `batch` only bounds how many are held in memory at once."""
     model = ErgmModel(dyads, list(params.index))
     toward_denser, distance_bin, n_bins, pair_distance = _pair_covariates(model, dyads)
     inc = PairIncidence(model, toward_denser, distance_bin, n_bins, pair_distance)
     observed = network_statistics(inc, (model.obs_state[:, None] & 1) > 0, (model.obs_state[:, None] & 2) > 0)
-    rng = np.random.default_rng(seed)
-    cum = np.cumsum(model.state_probabilities(params), axis=1)
-    cum[:, -1] = 1.0
-    # single precision uniforms: a state probability is resolved to about 6e-8, far below Monte Carlo error
-    c0, c1, c2 = (cum[:, k:k + 1].astype(np.float32) for k in range(3))
-    sims = []
-    for start in range(0, n_sim, batch):
-        size = min(batch, n_sim - start)
-        u = rng.random((len(cum), size), dtype=np.float32)
-        # state = number of thresholds below u (0 none, 1 i->j, 2 j->i, 3 both), so "j -> i" is u > c1 and
-        # "i -> j" holds for an odd number of thresholds below u
-        ji = u > c1
-        ij = (u > c0) ^ ji ^ (u > c2)
-        sims.append(network_statistics(inc, ij, ji))
+    # the sampler yields draws x pairs; network_statistics takes pairs x networks, fastest in C order
+    sims = [network_statistics(inc, np.ascontiguousarray(ij.T), np.ascontiguousarray(ji.T))
+            for ij, ji in model.sampler(params).batches(n_sim, seed, batch)]
     simulated = {k: np.concatenate([s[k] for s in sims]) for k in sims[0]}
     frames = []
 

@@ -13,6 +13,9 @@ direction of recession `d` along which the likelihood increases for ever (Geyer 
 inference in exponential families and directions of recession"). We find such directions with a linear
 program and then maximise the limiting conditional model (the alternatives that keep positive
 probability along `d`), in which the parameters not involved in `d` are still estimable.
+
+This module is the fitting engine only; the ERGM's pair-state weights and probabilities for everything
+else (fitted probabilities, simulation, scenarios) come from `ErgmModel.state_utilities`.
 """
 
 from __future__ import annotations
@@ -75,13 +78,6 @@ def _score_and_information(st, al, obs_weight, theta, active=None):
 
 def _onehot(obs, n_alt):
     return (obs[None, :] == np.arange(n_alt)[:, None]).astype(float)
-
-
-def probabilities(stats: np.ndarray, allowed: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Alternative probabilities (units x alternatives) and each unit's log normalising constant."""
-    st, al = _major(stats, allowed)
-    p, lognorm, _ = _probabilities(st, al, theta)
-    return np.stack(p, axis=1), lognorm
 
 
 def loglike(stats, obs, allowed, theta) -> float:

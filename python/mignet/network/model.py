@@ -12,12 +12,14 @@ logit, and its maximum and exact standard errors follow by Newton's method, with
 
 The classes follow statsmodels' model/result split: `ErgmModel(dyads, terms).fit(method=...)` returns
 `ErgmResults` with `params`, `bse`, `pvalues`, `conf_int()`, `odds_ratios`, `llf`, `aic`, `bic`,
-`summary()`.
+`summary()`, derived lazily from the fit as in statsmodels' `LikelihoodModelResults`. The pair-state
+weights have one source, `ErgmModel.state_utilities`; draws one sampler, `mignet.network.sampling`.
 """
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import warnings
 
@@ -26,6 +28,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from mignet.network import likelihood as lk
+from mignet.network.sampling import PairStateSampler
 from mignet.network.terms import Term, parse_terms
 
 ALIASES = {"origin": ("origin", "origin_nis"), "destination": ("destination", "destination_nis")}
@@ -177,33 +180,63 @@ class ErgmModel:
             raise ValueError(f"expected {len(self.terms)} parameters ({', '.join(self.term_names)}), got shape {theta.shape}")
         return theta
 
-    def state_utilities(self, params) -> np.ndarray:
-        """Linear predictor of each pair's four states; +-inf parameters (MLE at infinity) give -inf/+inf
-        utilities only where the statistic is non-zero."""
+    def linear_predictor(self, params) -> np.ndarray:
+        """eta_ij = sum over the non-mutual terms of theta_k x_k[i, j], one value per dyad row (the log odds of
+        i->j without the reverse tie). An infinite parameter contributes nothing where its statistic is 0."""
+        theta = self._theta(params)
+        if np.isnan(theta).any():
+            raise ValueError("parameters contain NaN (a non-identified term); cannot compute probabilities")
+        finite = np.isfinite(theta)
+        eta = self.exog[:, finite] @ theta[finite]
+        for k in np.flatnonzero(~finite):
+            with np.errstate(invalid="ignore"):
+                eta = eta + np.where(self.exog[:, k] == 0, 0.0, self.exog[:, k] * theta[k])
+        return eta
+
+    def state_utilities(self, params, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Log weights (pairs x 4) of each unordered pair's states (none, i->j only, j->i only, both):
+        (0, eta_ij, eta_ji, eta_ij + eta_ji + mutual); the one source of the four-state weights.
+
+        `allowed` (pairs x 4, default all): states outside it get -inf, which conditions each pair on its
+        allowed states (the limiting model of a fit whose MLE does not exist; a scenario's "given no reverse
+        tie"). An infinite parameter (an MLE at infinity) is the limit along that parameter: of each pair's
+        allowed states only those whose statistic is largest in the parameter's direction keep weight (for
+        mutual = -inf, the states without the mutual tie), several infinite parameters applied in term order."""
         theta = self._theta(params)
         if np.isnan(theta).any():
             raise ValueError("parameters contain NaN (a non-identified term); cannot compute probabilities")
         finite = np.isfinite(theta)
         alt = self._alt_stats
         u = np.einsum("skp,k->ps", alt[:, finite], theta[finite])
+        if allowed is None and finite.all():
+            return u
+        possible = np.ones(u.shape, dtype=bool)
+        if allowed is not None:
+            allowed = np.asarray(allowed, dtype=bool)
+            if allowed.shape != u.shape or not allowed.any(axis=1).all():
+                raise ValueError(f"allowed states must be a boolean array {u.shape} with at least one state per pair")
+            possible &= allowed
         for k in np.flatnonzero(~finite):
-            s = alt[:, k].T
-            with np.errstate(invalid="ignore"):
-                u = u + np.where(s == 0, 0.0, s * theta[k])
-        return u
+            directed = np.where(possible, np.sign(theta[k]) * alt[:, k].T, -np.inf)
+            possible &= directed == directed.max(axis=1, keepdims=True)
+        return np.where(possible, u, -np.inf)
 
-    def state_probabilities(self, params) -> np.ndarray:
-        """Probabilities of (none, i->j only, j->i only, both) for each unordered pair (i < j)."""
-        u = self.state_utilities(params)
+    def state_probabilities(self, params, allowed: np.ndarray | None = None) -> np.ndarray:
+        """Probabilities (pairs x 4) of (none, i->j only, j->i only, both) for each unordered pair (i < j),
+        from `state_utilities(params, allowed)`."""
+        u = self.state_utilities(params, allowed)
         top = u.max(axis=1, keepdims=True)
         e = np.exp(u - top)
         return e / e.sum(axis=1, keepdims=True)
 
     def log_normalizer(self, params) -> float:
         """log kappa(theta) = sum over pairs of log(1 + e^eta_ij + e^eta_ji + e^(eta_ij + eta_ji + mutual))."""
-        u = self.state_utilities(params)
+        return float(self._pair_log_normalizers(self.state_utilities(params)).sum())
+
+    @staticmethod
+    def _pair_log_normalizers(u: np.ndarray) -> np.ndarray:
         top = u.max(axis=1)
-        return float((top + np.log(np.exp(u - top[:, None]).sum(axis=1))).sum())
+        return top + np.log(np.exp(u - top[:, None]).sum(axis=1))
 
     def statistics(self) -> pd.Series:
         """Observed sufficient statistics g(y), one per term (mutual = number of mutual pairs)."""
@@ -211,8 +244,10 @@ class ErgmModel:
         return pd.Series(g, index=self.term_names)
 
     def loglike(self, params) -> float:
-        theta = self._theta(params)
-        return float(self.statistics().to_numpy() @ theta - self.log_normalizer(theta))
+        """Exact log-likelihood; with infinite parameters that of the limiting model (see `state_utilities`),
+        -inf when the observed network is impossible in it."""
+        u = self.state_utilities(params)
+        return float(u[np.arange(len(self.obs_state)), self.obs_state].sum() - self._pair_log_normalizers(u).sum())
 
     def score(self, params) -> np.ndarray:
         _, grad, _ = lk.score_and_information(self.pair_stats, self.obs_state, np.ones((len(self.obs_state), 4), bool),
@@ -224,13 +259,14 @@ class ErgmModel:
                                               self._theta(params))
         return info
 
+    def sampler(self, params) -> PairStateSampler:
+        """The tie sampler of the ERGM with these parameters (see `mignet.network.sampling`)."""
+        return PairStateSampler(self.state_probabilities(params))
+
     def simulate(self, params, n_sim: int = 1, seed=None) -> np.ndarray:
-        """Exact draws of the network: array (n_sim, n_pairs) of pair states 0..3 (see `state_probabilities`)."""
-        rng = np.random.default_rng(seed)
-        cum = np.cumsum(self.state_probabilities(params), axis=1)
-        cum[:, -1] = 1.0
-        u = rng.random((n_sim, len(cum)))
-        return ((u[:, :, None] > cum[None, :, :3]).sum(axis=2)).astype(np.int8)
+        """Exact draws of the network: int8 array (n_sim, n_pairs) of pair states 0..3 (see
+        `state_probabilities`); the same networks `gof_network` draws with this seed."""
+        return self.sampler(params).states(n_sim, seed)
 
     def with_pair_states(self, states: np.ndarray) -> "ErgmModel":
         """The same nodes, terms and covariates with another observed network, given as pair states 0..3
@@ -262,16 +298,25 @@ class ErgmModel:
 
     # ---- fitting ----------------------------------------------------------------------------------
     def fit(self, method: str = "mle", maxiter: int = 100) -> "ErgmResults":
+        """Exact maximum likelihood (`method="mle"`) or ergm's maximum pseudo-likelihood ("mple"). Warns with
+        `ErgmExistenceWarning` (once) when the estimate does not exist; raises ValueError when the terms are
+        collinear in this network."""
         method = method.lower()
         if method == "mle":
             try:
                 fit = lk.fit_clogit(self.pair_stats, self.obs_state, start=self._start(), maxiter=maxiter)
             except lk.CollinearTermsError as err:
                 raise self._collinear(err) from None
-            return ErgmResults(self, fit, method="mle")
-        if method == "mple":
-            return self._fit_mple(maxiter)
-        raise ValueError(f"unknown method {method!r}; use 'mle' (exact) or 'mple' (ergm's pseudo-likelihood)")
+            res = ErgmResults(self, fit, method="mle")
+        elif method == "mple":
+            res = self._fit_mple(maxiter)
+        else:
+            raise ValueError(f"unknown method {method!r}; use 'mle' (exact) or 'mple' (ergm's pseudo-likelihood)")
+        # Warned here, once per fit, not by the results (which derive their values lazily and may be built
+        # again from the same fit without a second warning).
+        if not res.mle_exists:
+            warnings.warn(res.message, ErgmExistenceWarning, stacklevel=2)
+        return res
 
     def _start(self) -> np.ndarray:
         """Closed-form MLE of the homogeneous model (edges and mutual only) as Newton's starting point:
@@ -310,17 +355,13 @@ class ErgmModel:
         sm_result = None
         if len(fit.directions) == 0:
             # The estimator itself is statsmodels' logistic regression, as in ergm's MPLE; our exact Newton
-            # (started above only to settle existence) serves as its starting point.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                sm_result = sm.Logit(y, x).fit(start_params=fit.theta, method="newton", maxiter=maxiter, disp=0)
-            fit.theta = np.asarray(sm_result.params, dtype=float)
-            fit.cov = np.asarray(sm_result.cov_params(), dtype=float)
-            fit.llf = float(sm_result.llf)
-            fit.converged = bool(sm_result.mle_retvals.get("converged", True))
-        res = ErgmResults(self, fit, method="mple")
-        res.statsmodels_result = sm_result
-        return res
+            # (started above only to settle existence) serves as its starting point. Its warnings are not
+            # silenced here: fits run in threads, where toggling the process-wide warning filters races.
+            sm_result = sm.Logit(y, x).fit(start_params=fit.theta, method="newton", maxiter=maxiter, disp=0)
+            fit = dataclasses.replace(fit, theta=np.asarray(sm_result.params, dtype=float),
+                                      cov=np.asarray(sm_result.cov_params(), dtype=float), llf=float(sm_result.llf),
+                                      converged=bool(sm_result.mle_retvals.get("converged", True)))
+        return ErgmResults(self, fit, method="mple", statsmodels_result=sm_result)
 
 
 class ErgmSummary:
@@ -340,116 +381,236 @@ class ErgmSummary:
     __repr__ = __str__
 
 
-class ErgmResults:
-    """Fitted ERGM. Parameters that diverge (MLE does not exist) are +-inf when a single term diverges
-    and NaN when only a combination of terms does; their standard errors are NaN."""
+class cache_readonly:
+    """A read-only attribute computed on first access and kept in the instance's `_cache` dict: the descriptor
+    statsmodels' results classes are built on (private in statsmodels 0.15, `statsmodels.tools._decorators`,
+    so not imported from there). Unlike statsmodels' it also caches None (`pseudo_llf` of an MLE fit)."""
 
-    def __init__(self, model: ErgmModel, fit: lk.ClogitFit, method: str):
+    def __init__(self, func):
+        self.func = func
+        self.__doc__ = func.__doc__
+        self.name = func.__name__
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, obj, objtype=None):
+        if obj is None:
+            return self
+        cache = obj.__dict__.setdefault("_cache", {})
+        try:
+            return cache[self.name]
+        except KeyError:
+            value = cache[self.name] = self.func(obj)
+            return value
+
+    def __set__(self, obj, value):
+        raise AttributeError(f"{type(obj).__name__}.{self.name} is derived from the fit and cannot be set")
+
+
+@dataclasses.dataclass(frozen=True)
+class _TermLimits:
+    """How each term behaves when the MLE does not exist: `lone_sign` +1/-1 for a term that diverges alone
+    along a direction of recession (0 otherwise), `flat` for a term of a direction along which the limiting
+    model is constant (not identified), `involved` for a term of either kind of direction."""
+
+    lone_sign: np.ndarray
+    flat: np.ndarray
+    involved: np.ndarray
+
+
+class ErgmResults:
+    """A fitted ERGM, in the shape of statsmodels' `LikelihoodModelResults`: the constructor stores the model,
+    the fit (`clogit`, a `likelihood.ClogitFit`) and the method; every other value is derived from them on
+    first use, by one formula, and cached read-only.
+
+    When the MLE does not exist, a term that diverges alone along a direction of recession is +-inf, a term
+    only identified in combination with others (or not at all in the limiting model) is NaN, and both have
+    NaN standard errors; the other terms are the limiting model's estimates, with its valid standard errors.
+    `ErgmModel.fit` warns once with `ErgmExistenceWarning`; the results themselves never warn."""
+
+    def __init__(self, model: ErgmModel, fit: lk.ClogitFit, method: str, statsmodels_result=None):
         self.model = model
+        self.clogit = fit
         self.method = method
-        names = model.term_names
-        self.directions = pd.DataFrame(fit.directions, columns=names)
-        self.mle_exists = len(fit.directions) == 0
-        self.converged = bool(fit.converged)
-        self.iterations = fit.iterations
-        theta = fit.theta.copy()
-        se = np.sqrt(np.clip(np.diag(fit.cov), 0, None))
-        involved = np.zeros(len(names), dtype=bool)
-        for d in fit.directions:
+        self.statsmodels_result = statsmodels_result  # statsmodels' Logit results of an MPLE fit
+        self._cache: dict = {}
+
+    # ---- the network and the fit ----------------------------------------------------------------------
+    @property
+    def term_names(self) -> list[str]:
+        return self.model.term_names
+
+    @property
+    def n_nodes(self) -> int:
+        return self.model.n_nodes
+
+    @property
+    def nobs(self) -> int:
+        return self.model.nobs
+
+    @property
+    def n_ties(self) -> int:
+        return self.model.n_ties
+
+    @property
+    def n_mutual_pairs(self) -> int:
+        return self.model.n_mutual_pairs
+
+    @property
+    def converged(self) -> bool:
+        return bool(self.clogit.converged)
+
+    @property
+    def iterations(self) -> int:
+        return self.clogit.iterations
+
+    @cache_readonly
+    def directions(self) -> pd.DataFrame:
+        """Directions of recession (one row each, none when the MLE exists): the likelihood increases without
+        bound along each."""
+        return pd.DataFrame(self.clogit.directions, columns=self.term_names)
+
+    @cache_readonly
+    def mle_exists(self) -> bool:
+        return len(self.clogit.directions) == 0
+
+    @cache_readonly
+    def _nonidentified(self) -> np.ndarray:
+        flat = self.clogit.nonidentified
+        return np.zeros((0, len(self.term_names))) if flat is None else flat
+
+    @cache_readonly
+    def _limits(self) -> _TermLimits:
+        k = len(self.term_names)
+        lone_sign, flat, involved = np.zeros(k), np.zeros(k, dtype=bool), np.zeros(k, dtype=bool)
+        for d in self.clogit.directions:
             support = np.abs(d) > 1e-9
             involved |= support
             if support.sum() == 1:
-                theta[support] = np.sign(d[support]) * np.inf
-        flat = fit.nonidentified if fit.nonidentified is not None else np.zeros((0, len(names)))
-        for d in flat:
-            involved |= np.abs(d) > 1e-9
-            theta[np.abs(d) > 1e-9] = np.nan
-        for k in np.flatnonzero(involved):
-            if np.isfinite(theta[k]):
-                theta[k] = np.nan
-            se[k] = np.nan
-        self._lcm_theta = fit.theta
-        self._allowed = fit.allowed
-        self.params = pd.Series(theta, index=names, name="estimate")
-        self.bse = pd.Series(se, index=names, name="std_error")
-        cov = pd.DataFrame(fit.cov, index=names, columns=names)
+                lone_sign[support] = np.sign(d[support])
+        for d in self._nonidentified:
+            flat |= np.abs(d) > 1e-9
+        return _TermLimits(lone_sign=lone_sign, flat=flat, involved=involved | flat)
+
+    # ---- estimates --------------------------------------------------------------------------------------
+    @cache_readonly
+    def params(self) -> pd.Series:
+        """Estimates: the fit's, +-inf for a term diverging alone, NaN for the other terms of a direction."""
+        limits = self._limits
+        theta = self.clogit.theta.copy()
+        theta[limits.involved] = np.nan
+        infinite = (limits.lone_sign != 0) & ~limits.flat
+        theta[infinite] = limits.lone_sign[infinite] * np.inf
+        return pd.Series(theta, index=self.term_names, name="estimate")
+
+    @cache_readonly
+    def _cov(self) -> pd.DataFrame:
+        cov = pd.DataFrame(self.clogit.cov, index=self.term_names, columns=self.term_names)
+        involved = self._limits.involved
         cov.loc[involved, :] = np.nan
         cov.loc[:, involved] = np.nan
-        self._cov = cov
-        self.n_nodes = model.n_nodes
-        self.nobs = model.nobs
-        self.n_ties = model.n_ties
-        self.n_mutual_pairs = model.n_mutual_pairs
-        self.df_model = int((~involved).sum())
-        self.statsmodels_result = None
-        if method == "mle":
-            self.llf = float(fit.llf)
-            self.pseudo_llf = None
-        else:
-            self.pseudo_llf = float(fit.llf)
-            # The exact ERGM log-likelihood at the MPLE, so the two fits compare on one scale.
-            self.llf = model.loglike(theta) if self.mle_exists else float("nan")
-        self.message = ""
-        if not self.mle_exists:
-            parts = []
-            for d in fit.directions:
-                support = [(names[k], d[k]) for k in np.flatnonzero(np.abs(d) > 1e-9)]
-                if len(support) == 1:
-                    parts.append(f"{support[0][0]} -> {'+' if support[0][1] > 0 else '-'}inf")
-                else:
-                    parts.append("the combination " + " ".join(f"{v:+.3g}*{n}" for n, v in support) + " -> +inf")
-            for d in flat:
-                parts.append("not identified in the limit: " + ", ".join(names[k] for k in np.flatnonzero(np.abs(d) > 1e-9)))
-            self.message = (
-                f"the {'maximum likelihood' if method == 'mle' else 'maximum pseudo-likelihood'} estimate does not exist: "
-                f"the likelihood increases without bound as {'; '.join(parts)} (observed statistics on the boundary of "
-                f"their support, e.g. no mutual pairs). Estimates of the other terms are from the limiting model "
-                f"(n_nodes={self.n_nodes}, ties={self.n_ties}, mutual pairs={self.n_mutual_pairs})."
-            )
-            warnings.warn(self.message, ErgmExistenceWarning, stacklevel=3)
+        return cov
 
-    @property
+    def cov_params(self) -> pd.DataFrame:
+        """Covariance of the estimates: the inverse Fisher information (of the limiting model when the MLE does
+        not exist), NaN in the rows and columns of the terms involved in a direction."""
+        return self._cov.copy()
+
+    @cache_readonly
+    def bse(self) -> pd.Series:
+        se = np.sqrt(np.clip(np.diag(self.clogit.cov), 0, None))
+        se[self._limits.involved] = np.nan
+        return pd.Series(se, index=self.term_names, name="std_error")
+
+    @cache_readonly
     def tvalues(self) -> pd.Series:
         return (self.params / self.bse).rename("z")
 
-    @property
+    @cache_readonly
     def pvalues(self) -> pd.Series:
-        z = self.tvalues.to_numpy(dtype=float)
-        p = 2 * sps.norm.sf(np.abs(z))
-        return pd.Series(p, index=self.params.index, name="p_value")
+        """Two-sided Wald p-values."""
+        return pd.Series(2 * sps.norm.sf(np.abs(self.tvalues.to_numpy(dtype=float))), index=self.params.index,
+                         name="p_value")
 
     def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Wald intervals at level 1 - alpha: columns 0 (low) and 1 (high), as statsmodels."""
         q = sps.norm.ppf(1 - alpha / 2)
         return pd.DataFrame({0: self.params - q * self.bse, 1: self.params + q * self.bse})
 
-    def cov_params(self) -> pd.DataFrame:
-        return self._cov.copy()
-
-    @property
+    @cache_readonly
     def odds_ratios(self) -> pd.Series:
         return np.exp(self.params).rename("odds_ratio")
 
-    @property
+    # ---- likelihood and information criteria ------------------------------------------------------------
+    @cache_readonly
+    def llf(self) -> float:
+        """Exact log-likelihood at the estimate (of the limiting model when the MLE does not exist); for an MPLE
+        fit the exact ERGM log-likelihood at the MPLE, so both fits compare on one scale (NaN when the MPLE does
+        not exist)."""
+        if self.method == "mle":
+            return float(self.clogit.llf)
+        return self.model.loglike(self.params) if self.mle_exists else float("nan")
+
+    @cache_readonly
+    def pseudo_llf(self) -> float | None:
+        """The maximised log pseudo-likelihood of an MPLE fit; None for an MLE fit."""
+        return float(self.clogit.llf) if self.method == "mple" else None
+
+    @cache_readonly
+    def df_model(self) -> int:
+        """Number of estimated parameters: the terms not involved in a direction of recession."""
+        return int((~self._limits.involved).sum())
+
+    @cache_readonly
     def aic(self) -> float:
         return -2 * self.llf + 2 * self.df_model
 
-    @property
+    @cache_readonly
     def bic(self) -> float:
         # As ergm: the number of observations is the number of ordered pairs (dyads).
         return -2 * self.llf + math.log(self.nobs) * self.df_model
 
+    @cache_readonly
+    def message(self) -> str:
+        """Why the estimate does not exist and which terms diverge; empty when it exists."""
+        if self.mle_exists:
+            return ""
+        names = self.term_names
+        parts = []
+        for d in self.clogit.directions:
+            support = [(names[k], d[k]) for k in np.flatnonzero(np.abs(d) > 1e-9)]
+            if len(support) == 1:
+                parts.append(f"{support[0][0]} -> {'+' if support[0][1] > 0 else '-'}inf")
+            else:
+                parts.append("the combination " + " ".join(f"{v:+.3g}*{n}" for n, v in support) + " -> +inf")
+        for d in self._nonidentified:
+            parts.append("not identified in the limit: " + ", ".join(names[k] for k in np.flatnonzero(np.abs(d) > 1e-9)))
+        return (
+            f"the {'maximum likelihood' if self.method == 'mle' else 'maximum pseudo-likelihood'} estimate does not "
+            f"exist: the likelihood increases without bound as {'; '.join(parts)} (observed statistics on the boundary "
+            f"of their support, e.g. no mutual pairs). Estimates of the other terms are from the limiting model "
+            f"(n_nodes={self.n_nodes}, ties={self.n_ties}, mutual pairs={self.n_mutual_pairs})."
+        )
+
+    # ---- fitted probabilities and simulation ------------------------------------------------------------
     def state_probabilities(self) -> np.ndarray:
-        """Fitted pair-state probabilities (the limiting model's when the MLE does not exist)."""
-        p, _ = lk.probabilities(self.model.pair_stats, self._allowed, self._lcm_theta)
-        return p
+        """Fitted pair-state probabilities (pairs x 4, see `ErgmModel.state_probabilities`): of the limiting
+        model when the MLE does not exist; of the ERGM at the estimate for an MPLE fit (whose limiting model
+        is one of the pseudo-likelihood, not of the pair states)."""
+        if self.method == "mle":
+            return self.model.state_probabilities(self.clogit.theta, allowed=self.clogit.allowed)
+        return self.model.state_probabilities(self.params)
+
+    def sampler(self) -> PairStateSampler:
+        """The tie sampler of the fitted model."""
+        return PairStateSampler(self.state_probabilities())
 
     def simulate(self, n_sim: int = 1, seed=None) -> np.ndarray:
-        rng = np.random.default_rng(seed)
-        cum = np.cumsum(self.state_probabilities(), axis=1)
-        cum[:, -1] = 1.0
-        u = rng.random((n_sim, len(cum)))
-        return ((u[:, :, None] > cum[None, :, :3]).sum(axis=2)).astype(np.int8)
+        """Exact draws of networks from the fitted model: int8 array (n_sim, n_pairs) of pair states 0..3."""
+        return self.sampler().states(n_sim, seed)
 
+    # ---- presentation -----------------------------------------------------------------------------------
     def table(self) -> pd.DataFrame:
         ci = self.conf_int()
         return pd.DataFrame({

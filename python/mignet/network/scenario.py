@@ -1,7 +1,8 @@
 """Scenario probabilities: how likely is a tie origin -> destination under a fitted model?
 
 For a pair {i, j} with linear predictors eta_ij and eta_ji (edges plus covariate terms), the four pair
-states have weights 1, e^eta_ij, e^eta_ji and e^(eta_ij + eta_ji + mutual). So
+states have weights 1, e^eta_ij, e^eta_ji and e^(eta_ij + eta_ji + mutual) (`ErgmModel.state_utilities`,
+the one source of these weights). So
 
     P(i->j | no j->i) = e^eta_ij / (1 + e^eta_ij)                 (the study's scenario probability)
     P(i->j | j->i)    = e^(eta_ij + mutual) / (1 + e^(eta_ij + mutual))
@@ -10,15 +11,14 @@ states have weights 1, e^eta_ij, e^eta_ji and e^(eta_ij + eta_ji + mutual). So
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logsumexp
-
-import difflib
 
 from mignet.network.fit import DYAD_MART, NETWORK_MART
+from mignet.network.model import ErgmModel
 from mignet.settings import Settings
 from mignet.warehouse import Warehouse
 
@@ -27,34 +27,31 @@ class ScenarioError(ValueError):
     pass
 
 
-def linear_predictor(params: dict, dyad: dict | pd.Series) -> float:
-    eta = 0.0
-    for term, value in params.items():
-        kind, _, column = term.partition(":")
-        if kind == "edges":
-            eta += value
-        elif kind == "mutual":
-            continue
-        elif kind in ("edgecov", "sender", "receiver"):
-            x = float(dyad[column])
-            if x != 0:
-                eta += value * x
-        else:
-            raise ScenarioError(f"term {term!r} is not a term of this model family")
-    return eta
+# Conditioning states of a pair (none, i->j only, j->i only, both), i the origin: "no reverse tie", "reverse tie".
+_WITHOUT_REVERSE = np.array([[True, True, False, False]])
+_WITH_REVERSE = np.array([[False, False, True, True]])
 
 
 def tie_probabilities(params: dict, forward, reverse) -> dict:
-    """Probabilities of a tie forward (origin -> destination) given the dyad rows of both directions."""
+    """Probabilities of a tie forward (origin -> destination) given the dyad rows (mappings or Series holding
+    the model's covariates) of both directions: the state probabilities `ErgmModel.state_probabilities` gives
+    the pair, marginal and conditioned on the reverse tie. An infinite estimate (e.g. mutual = -inf) is the
+    limit along it."""
     if any(np.isnan(v) for v in params.values()):
         raise ScenarioError("the model has non-identified terms (MLE does not exist); no scenario probabilities")
-    a, b = linear_predictor(params, forward), linear_predictor(params, reverse)
-    m = params.get("mutual", 0.0)
-    log_weights = np.array([0.0, a, b, a + b + m])
-    with np.errstate(invalid="ignore"):
-        marginal = float(np.exp(logsumexp([a, a + b + m]) - logsumexp(log_weights)))
-    return {"eta_forward": a, "eta_reverse": b, "p_given_no_reverse": float(expit(a)),
-            "p_given_reverse": float(expit(a + m)), "p_marginal": marginal}
+    # The pair as a two-node network, origin first, so its one unordered pair is (origin, destination).
+    pair = pd.DataFrame([dict(forward), dict(reverse)]).assign(origin=[0, 1], destination=[1, 0], tie=0)
+    try:
+        model = ErgmModel(pair, list(params))
+    except ValueError as err:
+        raise ScenarioError(f"cannot evaluate the model on this pair: {err}") from err
+    theta = np.array(list(params.values()), dtype=float)
+    eta_forward, eta_reverse = model.linear_predictor(theta)[[model.row_ij[0], model.row_ji[0]]]
+    marginal = model.state_probabilities(theta)[0]
+    return {"eta_forward": float(eta_forward), "eta_reverse": float(eta_reverse),
+            "p_given_no_reverse": float(model.state_probabilities(theta, _WITHOUT_REVERSE)[0, 1]),
+            "p_given_reverse": float(model.state_probabilities(theta, _WITH_REVERSE)[0, 3]),
+            "p_marginal": float(marginal[1] + marginal[3])}
 
 
 @dataclass

@@ -54,10 +54,8 @@ def dyads_from_nodes(nodes: pd.DataFrame) -> pd.DataFrame:
 
 
 def draw_network(dyads: pd.DataFrame, params: dict, seed=None) -> pd.DataFrame:
-    """A copy of `dyads` whose `tie` column is an exact draw from the ERGM with these parameters."""
+    """A copy of `dyads` whose `tie` column is an exact draw from the ERGM with these parameters (the first
+    network `ErgmModel.simulate` draws with this seed)."""
     model = ErgmModel(dyads.assign(tie=0), list(params))
     state = model.simulate(list(params.values()), n_sim=1, seed=seed)[0]
-    tie = np.zeros(len(dyads), dtype=np.int8)
-    tie[model.row_ij] = (state == 1) | (state == 3)
-    tie[model.row_ji] = (state == 2) | (state == 3)
-    return dyads.assign(tie=tie)
+    return dyads.assign(tie=model.with_pair_states(state).tie)
