@@ -24,7 +24,6 @@ TARGET_TOTAL_SECONDS = 30.0
 def simulated_networks(seed: int):
     import numpy as np
 
-    from mignet.network.fit import NETWORK_GROUPS, PERIODS
     from mignet.network.simulate import TRUE_PARAMS, draw_network, dyads_from_nodes, municipalities
     from mignet.settings import Settings
 
@@ -35,8 +34,9 @@ def simulated_networks(seed: int):
     dyads = dyads_from_nodes(nodes)
     rng = np.random.default_rng(seed)
     networks = {}
-    for p, period in enumerate(PERIODS):
-        for g, (group_type, group_value) in enumerate(NETWORK_GROUPS):
+    # the study's size: 3 periods x 8 groups (all movers, then subgroups), labelled by position
+    for p, period in enumerate(("period_1", "period_2", "period_3")):
+        for g, (group_type, group_value) in enumerate([("all", "all")] + [("group", f"group_{k}") for k in range(1, 8)]):
             params = dict(TRUE_PARAMS)
             # subgroups move less: fewer ties, as in the real networks
             params["edges"] += (0.0 if group_type == "all" else -1.5 - rng.uniform(0, 1)) + 0.1 * p
@@ -52,7 +52,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
 
-    from mignet.network.fit import fit_networks, read_network_dyads, split_networks
+    from mignet.network.fit import certified_networks, fit_networks
     from mignet.settings import Settings
 
     import psutil
@@ -60,12 +60,13 @@ def main() -> int:
     print(f"cpus: {os.cpu_count()} logical, load average {os.getloadavg()[0]:.2f}; python {sys.version.split()[0]}")
     start = time.perf_counter()
     if args.warehouse:
-        certified = read_network_dyads(Settings.from_env())
-        networks = split_networks(certified.frame)
-        print(f"read certified mart ({certified.row_count} rows) in {time.perf_counter() - start:.1f} s")
+        certified = certified_networks(Settings.from_env())
+        networks = certified.frames
+        print(f"read certified mart ({certified.dyads.row_count} rows, {len(networks)} networks) "
+              f"in {time.perf_counter() - start:.1f} s")
     else:
         networks, _ = simulated_networks(args.seed)
-        print(f"simulated 24 networks in {time.perf_counter() - start:.1f} s")
+        print(f"simulated {len(networks)} networks in {time.perf_counter() - start:.1f} s")
 
     lines = []
     fit_start, cpu_start = time.perf_counter(), time.process_time()
