@@ -81,7 +81,8 @@
 
 {#- on-run-end: the row count and content hash (mignet_content_hash, installed by the dbt-duckdb plugin
     mignet.warehouse.dbt_plugin) of every seed and every mart this invocation wrote successfully, into
-    audit.rpt_build_content. `mignet validate` certifies a mart only while its content is what the build
+    audit.rpt_build_content (replaced as a whole, so a partial build names only what it wrote; an invocation
+    that wrote nothing leaves it). `mignet validate` certifies a mart only while its content is what the build
     wrote, and the Python stages check the seeds they read the study's settings from against it. -#}
 {% macro record_build_content(results) %}
     {%- if not execute -%}
@@ -101,11 +102,13 @@
             ) -%}
         {%- endif -%}
     {%- endfor -%}
+    {%- if not rows -%}
+        {#- an invocation that wrote no seed and no mart (`dbt test`, `dbt run-operation`) leaves the record of the
+            build that did -#}
+        {{ return('') }}
+    {%- endif -%}
     {%- do run_query("create schema if not exists audit") -%}
-    {%- set body = rows | join(' union all ') if rows else
-        "select cast(null as varchar) as build_id, cast(null as varchar) as resource_type, cast(null as varchar) as table_schema, "
-        ~ "cast(null as varchar) as table_name, cast(null as bigint) as n_rows, cast(null as varchar) as content_hash where false" -%}
-    {%- do run_query("create or replace table audit.rpt_build_content as " ~ body) -%}
+    {%- do run_query("create or replace table audit.rpt_build_content as " ~ (rows | join(' union all '))) -%}
     {%- do log("recorded the content hash of " ~ (rows | length) ~ " seeds and marts in audit.rpt_build_content", info=true) -%}
     {{ return('') }}
 {% endmacro %}

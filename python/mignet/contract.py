@@ -1,39 +1,44 @@
 """The raw data contract: the five tables of a register extract, their columns, types and rules.
 
-This module is the single statement of the contract in Python. The generator writes exactly these
-types, `mignet check-raw` (mignet.raw) checks a folder against them, and the dbt sources
-(`models/staging/register/_register__sources.yml`) declare the same columns and types; a test keeps
-the two in step. docs/raw_contract.md is the readable version.
+The contract has one home, the dbt source definition `models/staging/register/_register__sources.yml`:
+dbt reads it through `graph.sources` (the raw views, the build's structural checks and the quarantine rules
+of the int_*_checked models), and this module loads the same file as YAML for `mignet check-raw`
+(mignet.raw), the generator and the tests. docs/raw_contract.md is the readable version.
 
 Two kinds of rule:
-- structural (severity "error"): a missing file or column, or a value that cannot be read as the
-  column's type. The extract cannot be used; the reader stops with file, column, row and rule.
-- row (severity "quarantine"): a readable row that breaks a business rule (unknown NIS code, move
-  date outside the data period, ...). The warehouse moves such rows to quarantine with the rule and
-  a reason; nothing is dropped silently.
+- structural: a missing or ambiguous file, a missing or reserved column, an empty table, a file that is not
+  UTF-8 comma-separated CSV, a value that cannot be read as its column's type, a NULL in a NOT NULL column.
+  The extract cannot be used; check-raw and the build stop with file, column, row and rule.
+- quarantine: a readable value that breaks a check of its column (pattern, allowed values, range), a NULL
+  or an unreadable value where the column names a quarantine rule for it, a key already on an earlier row.
+  The warehouse moves such rows to `audit.rpt_quarantine` under the rule the contract names, with a reason;
+  check-raw reports them as warnings with the same rule. The warehouse adds rules across tables (unknown
+  codes, dates outside the data period, ...): seeds/quarantine_rules.csv lists every rule.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
 
-NIS_PATTERN = r"^[0-9]{5}$"
-COUNTRY_PATTERN = r"^[A-Z]{2}$"
-# Belgian Lambert 72 (EPSG:31370) bounding box of Belgium, metres, with a margin of a few km.
-LAMBERT72_X_RANGE = (15_000.0, 300_000.0)
-LAMBERT72_Y_RANGE = (15_000.0, 250_000.0)
-MOVE_TYPES = ("internal", "immigration", "emigration")
-SEXES = ("M", "F")
-HOUSEHOLD_TYPES = (
-    "single",
-    "couple_without_children",
-    "couple_with_children",
-    "single_parent",
-    "other_private",
-    "collective",
-)
-TABLE_NAMES = ("moves", "persons", "incomes", "municipalities", "population")
-FILE_SUFFIXES = (".parquet", ".csv")
+import yaml
+
+SOURCES_FILE = Path(__file__).resolve().parents[2] / "models" / "staging" / "register" / "_register__sources.yml"
+SOURCE_NAME = "register"
+# Parquet files may not hold a column of this name: DuckDB's reader gives the file row under it.
+PARQUET_ROW_NUMBER = "file_row_number"
+# The checks a readable value can break, and the two that concern the value's presence and readability:
+# the keys of a column's `quarantine` mapping.
+VALUE_CHECKS = ("pattern", "allowed", "below_min", "above_max")
+QUARANTINE_KINDS = ("missing", "unreadable", *VALUE_CHECKS)
+DUCKDB_TYPES = ("BIGINT", "INTEGER", "VARCHAR", "DATE", "DOUBLE", "BOOLEAN")
+
+
+class ContractError(ValueError):
+    """The contract file itself is malformed (a key it does not know, a check without a rule, ...)."""
 
 
 @dataclass(frozen=True)
@@ -42,9 +47,29 @@ class Column:
     dtype: str  # DuckDB type
     nullable: bool
     description: str
-    pattern: str | None = None  # regular expression a non-null value must match
+    pattern: str | None = None  # regular expression a non-null value must match in full
     allowed: tuple[str, ...] | None = None  # allowed values of a non-null value
-    value_range: tuple[float, float] | None = None  # inclusive range of a non-null value
+    min: float | int | dt.date | None = None  # inclusive lower bound of a non-null value
+    max: float | int | dt.date | None = None  # inclusive upper bound of a non-null value
+    # check kind (QUARANTINE_KINDS) -> quarantine rule of a row that breaks it
+    quarantine: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def value_range(self) -> tuple | None:
+        """(min, max) when the column has a bound, else None (either side may be None)."""
+        if self.min is None and self.max is None:
+            return None
+        return (self.min, self.max)
+
+    def rule_for(self, kind: str) -> str | None:
+        """The quarantine rule of a row whose value breaks check `kind`, or None (structural or no check)."""
+        return self.quarantine.get(kind)
+
+    def checks(self) -> list[tuple[str, str]]:
+        """(kind, quarantine rule) of every value check of the column, in the contract's order."""
+        present = {"pattern": self.pattern is not None, "allowed": self.allowed is not None,
+                   "below_min": self.min is not None, "above_max": self.max is not None}
+        return [(kind, self.quarantine[kind]) for kind in VALUE_CHECKS if present[kind]]
 
 
 @dataclass(frozen=True)
@@ -53,6 +78,7 @@ class Table:
     description: str
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
+    duplicate_rule: str | None = None
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -67,85 +93,103 @@ class Table:
     def duckdb_types(self) -> dict[str, str]:
         return {c.name: c.dtype for c in self.columns}
 
+    def quarantine_rules(self) -> list[str]:
+        """Every quarantine rule the contract names for this table, in order of first mention."""
+        rules = [self.duplicate_rule] if self.duplicate_rule else []
+        for col in self.columns:
+            for rule in col.quarantine.values():
+                if rule not in rules:
+                    rules.append(rule)
+        return rules
 
-MOVES = Table(
-    name="moves",
-    description="One row per change of residence address registered in the population register.",
-    primary_key=("move_id",),
-    columns=(
-        Column("move_id", "BIGINT", False, "Identifier of the move, unique in the extract."),
-        Column("person_id", "VARCHAR", False, "Pseudonymised person identifier; key into persons and incomes."),
-        Column("move_date", "DATE", True, "Date the new address was registered. Must lie in the data period (rule)."),
-        Column("move_type", "VARCHAR", False, "internal (both sides in Belgium), immigration (from abroad) or emigration (to abroad).", allowed=MOVE_TYPES),
-        Column("origin_nis", "VARCHAR", True, "5-character NIS code of the origin municipality valid on move_date; NULL for immigration.", pattern=NIS_PATTERN),
-        Column("destination_nis", "VARCHAR", True, "5-character NIS code of the destination municipality valid on move_date; NULL for emigration.", pattern=NIS_PATTERN),
-        Column("origin_country", "VARCHAR", True, "ISO 3166-1 alpha-2 country of origin; immigration only.", pattern=COUNTRY_PATTERN),
-        Column("destination_country", "VARCHAR", True, "ISO 3166-1 alpha-2 country of destination; emigration only.", pattern=COUNTRY_PATTERN),
-        Column("origin_x", "DOUBLE", True, "Origin address x, Belgian Lambert 72 (EPSG:31370), metres.", value_range=LAMBERT72_X_RANGE),
-        Column("origin_y", "DOUBLE", True, "Origin address y, Belgian Lambert 72, metres.", value_range=LAMBERT72_Y_RANGE),
-        Column("destination_x", "DOUBLE", True, "Destination address x, Belgian Lambert 72, metres.", value_range=LAMBERT72_X_RANGE),
-        Column("destination_y", "DOUBLE", True, "Destination address y, Belgian Lambert 72, metres.", value_range=LAMBERT72_Y_RANGE),
-    ),
-)
 
-PERSONS = Table(
-    name="persons",
-    description="One row per person who appears in moves.",
-    primary_key=("person_id",),
-    columns=(
-        Column("person_id", "VARCHAR", False, "Pseudonymised person identifier."),
-        Column("sex", "VARCHAR", False, "M or F, as registered.", allowed=SEXES),
-        Column("birth_date", "DATE", True, "Date of birth; NULL when unknown (the move then gets no age band)."),
-        Column("country_of_birth", "VARCHAR", True, "ISO 3166-1 alpha-2 country of birth.", pattern=COUNTRY_PATTERN),
-        Column("nationality_at_birth", "VARCHAR", True, "ISO 3166-1 alpha-2 nationality at birth.", pattern=COUNTRY_PATTERN),
-        Column("current_nationality", "VARCHAR", True, "ISO 3166-1 alpha-2 nationality at the end of the extract period.", pattern=COUNTRY_PATTERN),
-    ),
-)
+def _bound(value, dtype: str, where: str):
+    if value is None:
+        return None
+    if dtype == "DATE":
+        try:
+            return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ContractError(f"{where}: a DATE bound must be YYYY-MM-DD, not {value!r}") from exc
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ContractError(f"{where}: a bound of a {dtype} column must be a number, not {value!r}")
+    return value
 
-INCOMES = Table(
-    name="incomes",
-    description="One row per person and income year (fiscal data linked to the register).",
-    primary_key=("person_id", "income_year"),
-    columns=(
-        Column("person_id", "VARCHAR", False, "Pseudonymised person identifier."),
-        Column("income_year", "INTEGER", False, "Calendar year the income was earned.", value_range=(1990, 2100)),
-        Column("disposable_income", "DOUBLE", True, "Administrative disposable income after tax, EUR per year; NULL when missing (imputed downstream).", value_range=(0.0, 5_000_000.0)),
-        Column("household_id", "VARCHAR", True, "Pseudonymised household identifier in that year."),
-        Column("household_type", "VARCHAR", True, "Household type in that year.", allowed=HOUSEHOLD_TYPES),
-        Column("household_equivalised_income", "DOUBLE", True, "Household disposable income on the modified OECD scale, EUR per year.", value_range=(0.0, 5_000_000.0)),
-        Column("is_student", "BOOLEAN", True, "Registered as a student in that year."),
-        Column("is_institutional_household", "BOOLEAN", True, "Living in a collective (institutional) household in that year."),
-    ),
-)
 
-MUNICIPALITIES = Table(
-    name="municipalities",
-    description="Every municipality code valid at some time in or after the data period, with its validity interval.",
-    primary_key=("nis_code",),
-    columns=(
-        Column("nis_code", "VARCHAR", False, "5-character NIS (REFNIS) code.", pattern=NIS_PATTERN),
-        Column("name_nl", "VARCHAR", True, "Dutch name."),
-        Column("name_fr", "VARCHAR", True, "French name."),
-        Column("arrondissement_nis", "VARCHAR", False, "NIS code of the arrondissement.", pattern=NIS_PATTERN),
-        Column("province_nis", "VARCHAR", True, "NIS code of the province; NULL in the Brussels-Capital Region.", pattern=NIS_PATTERN),
-        Column("region_nis", "VARCHAR", False, "NIS code of the region: 02000 Flemish, 03000 Walloon, 04000 Brussels-Capital.", allowed=("02000", "03000", "04000")),
-        Column("valid_from", "DATE", False, "First day the code is valid."),
-        Column("valid_to", "DATE", True, "Last day the code is valid; NULL = still valid."),
-        Column("area_km2", "DOUBLE", False, "Area in km2.", value_range=(0.1, 1_000.0)),
-        Column("centroid_x", "DOUBLE", False, "Centroid x, Belgian Lambert 72, metres.", value_range=LAMBERT72_X_RANGE),
-        Column("centroid_y", "DOUBLE", False, "Centroid y, Belgian Lambert 72, metres.", value_range=LAMBERT72_Y_RANGE),
-    ),
-)
+def _column(spec: dict, table: str) -> Column:
+    name = spec["name"]
+    where = f"{SOURCES_FILE.name}: {table}.{name}"
+    dtype = str(spec.get("data_type", "")).upper()
+    if dtype not in DUCKDB_TYPES:
+        raise ContractError(f"{where}: data_type {spec.get('data_type')!r} is not one of {', '.join(DUCKDB_TYPES)}")
+    meta = dict((spec.get("config") or {}).get("meta") or {})
+    unknown = set(meta) - {"nullable", "pattern", "allowed", "min", "max", "quarantine"}
+    if unknown:
+        raise ContractError(f"{where}: unknown meta key(s) {', '.join(sorted(unknown))}")
+    if not isinstance(meta.get("nullable"), bool):
+        raise ContractError(f"{where}: meta.nullable must be true or false")
+    quarantine = dict(meta.get("quarantine") or {})
+    if set(quarantine) - set(QUARANTINE_KINDS):
+        raise ContractError(f"{where}: quarantine kinds are {', '.join(QUARANTINE_KINDS)}, "
+                            f"not {', '.join(sorted(set(quarantine) - set(QUARANTINE_KINDS)))}")
+    column = Column(
+        name=name, dtype=dtype, nullable=meta["nullable"], description=spec.get("description", ""),
+        pattern=meta.get("pattern"),
+        allowed=tuple(str(v) for v in meta["allowed"]) if meta.get("allowed") is not None else None,
+        min=_bound(meta.get("min"), dtype, where), max=_bound(meta.get("max"), dtype, where),
+        quarantine=MappingProxyType(quarantine),
+    )
+    # a check without a rule would be a warning the warehouse does not act on
+    present = {"pattern": column.pattern, "allowed": column.allowed, "below_min": column.min,
+               "above_max": column.max}
+    for kind, value in present.items():
+        if (value is not None) != (kind in quarantine):
+            raise ContractError(f"{where}: every check needs its quarantine rule and every rule its check "
+                                f"({kind}: check {'set' if value is not None else 'absent'}, "
+                                f"rule {quarantine.get(kind)!r})")
+    return column
 
-POPULATION = Table(
-    name="population",
-    description="Registered population per municipality on 1 January, on the codes valid that day.",
-    primary_key=("nis_code", "reference_date"),
-    columns=(
-        Column("nis_code", "VARCHAR", False, "NIS code valid on reference_date.", pattern=NIS_PATTERN),
-        Column("reference_date", "DATE", False, "1 January of the year."),
-        Column("population", "BIGINT", False, "Registered inhabitants.", value_range=(0, 10_000_000)),
-    ),
-)
 
-TABLES: dict[str, Table] = {t.name: t for t in (MOVES, PERSONS, INCOMES, MUNICIPALITIES, POPULATION)}
+def _source(path: Path) -> dict:
+    spec = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    sources = [s for s in spec.get("sources", []) if s.get("name") == SOURCE_NAME]
+    if len(sources) != 1:
+        raise ContractError(f"{path}: expected one source named {SOURCE_NAME!r}")
+    return sources[0]
+
+
+def load(path: Path = SOURCES_FILE) -> dict[str, Table]:
+    """The contract's tables, by name, in the order of the source definition."""
+    source = _source(path)
+    tables = {}
+    for t in source.get("tables", []):
+        meta = (t.get("config") or {}).get("meta") or {}
+        columns = tuple(_column(c, t["name"]) for c in t.get("columns", []))
+        key = tuple(meta.get("primary_key") or ())
+        if not key or set(key) - {c.name for c in columns}:
+            raise ContractError(f"{path}: table {t['name']}: meta.primary_key must name its columns")
+        tables[t["name"]] = Table(name=t["name"], description=t.get("description", ""), columns=columns,
+                                  primary_key=key, duplicate_rule=meta.get("duplicate_rule"))
+    return tables
+
+
+TABLES: dict[str, Table] = load()
+_SOURCE_META = (_source(SOURCES_FILE).get("config") or {}).get("meta") or {}
+# The raw views add their own column, the 1-based data row of the file, under a reserved prefix that no user
+# column may carry (check-raw and the build refuse one), so the two can never collide.
+RESERVED_PREFIX: str = _SOURCE_META["reserved_prefix"]
+SOURCE_ROW: str = _SOURCE_META["row_column"]
+# the file of a table is <table><suffix>, for exactly one of these
+FILE_SUFFIXES = tuple(f".{fmt}" for fmt in _SOURCE_META["formats"])
+TABLE_NAMES = tuple(TABLES)
+MOVES, PERSONS, INCOMES = TABLES["moves"], TABLES["persons"], TABLES["incomes"]
+MUNICIPALITIES, POPULATION = TABLES["municipalities"], TABLES["population"]
+
+# Names the generator and the mart checks use, read from the contract rather than repeated.
+NIS_PATTERN = MOVES.column("origin_nis").pattern
+COUNTRY_PATTERN = MOVES.column("origin_country").pattern
+LAMBERT72_X_RANGE = MOVES.column("origin_x").value_range
+LAMBERT72_Y_RANGE = MOVES.column("origin_y").value_range
+MOVE_TYPES = MOVES.column("move_type").allowed
+SEXES = PERSONS.column("sex").allowed
+HOUSEHOLD_TYPES = INCOMES.column("household_type").allowed

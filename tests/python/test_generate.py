@@ -224,10 +224,19 @@ def test_fault_manifest_matches_files(which, request):
                  and m.move_date between '2018-01-01' and '2023-12-31' and {cond}"""
     exact("nis_not_valid_on_date", on_date.format(cond="m.move_date < c.valid_from"))
     exact("nis_expired_code", on_date.format(cond="m.move_date > c.valid_to"))
+    # the whole rule: which sides carry a NIS code and which a country must fit the type
     exact("move_type_inconsistent", """select move_id from moves where not (
-                (move_type = 'internal' and origin_country is null and destination_country is null)
-             or (move_type = 'immigration' and origin_nis is null and origin_country is not null)
-             or (move_type = 'emigration' and destination_nis is null and destination_country is not null))""")
+                (move_type = 'internal' and origin_nis is not null and destination_nis is not null
+                 and origin_country is null and destination_country is null)
+             or (move_type = 'immigration' and origin_nis is null and origin_country is not null
+                 and destination_nis is not null and destination_country is null)
+             or (move_type = 'emigration' and origin_nis is not null and origin_country is null
+                 and destination_nis is null and destination_country is not null))""")
+    # and the fault takes every form of it: a wrong type, and each country-side inconsistency
+    details = {r["detail"].split(" ")[0] + " " + r["detail"].split(" ")[1]
+               for r in rows if r["fault_type"] == "move_type_inconsistent"}
+    assert {"internal move", "immigration without", "emigration without", "immigration with",
+            "emigration with", "move_type internal"} <= details, details
     exact("person_unknown", "select move_id from moves where person_id not in (select person_id from persons)")
     exact("birth_after_move", """select move_id from moves m join persons p using (person_id)
                                  where p.birth_date > m.move_date and m.move_date between '2018-01-01' and '2023-12-31'""")

@@ -1,5 +1,6 @@
 """dbt build on small generated registers: quarantine and marts against the generator's fault manifest,
-exact reconciliation, the 24 networks of N(N-1) pairs, vintage 2025, and the atomic swap of the file."""
+exact reconciliation, the 24 networks of N(N-1) pairs, vintage 2025, the quarantine-share limit, and the
+atomic swap of the file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import shutil
 
 import duckdb
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import make_settings
@@ -179,6 +182,26 @@ def test_vintage_2025_build_while_the_old_warehouse_is_open(tmp_path, built_ware
     # Borsbeek (11007) is part of Antwerpen (11002) at vintage 2025
     assert _query(settings, "select count(*) from marts.dim_municipality where nis_code in ('11007', '23106')") \
         == [(1,)]
+
+
+def test_a_rule_that_takes_most_rows_refuses_the_build_pointing_at_the_format(tmp_path):
+    """Coordinates delivered in WGS84 degrees rather than Lambert 72 metres: every move with an address
+    breaks coordinates_outside_belgium. The build refuses such an extract (above quarantine_share_max) with a
+    message that points at a format problem, instead of certifying the few moves left."""
+    from mignet.generate import generate_register
+
+    raw = tmp_path / "raw"
+    generate_register(raw, scale=0.002, seed=9)
+    moves = pq.read_table(raw / "moves.parquet")
+    for column in ("origin_x", "destination_x"):
+        degrees = pc.divide(moves[column], 60_000.0)  # about 2.5 to 5: longitudes, not metres
+        moves = moves.set_column(moves.schema.get_field_index(column), column, degrees)
+    pq.write_table(moves, raw / "moves.parquet")
+    result = build_warehouse(make_settings(tmp_path, raw), docs=False)
+    assert not result.ok
+    [failure] = [f for f in result.failures if "quarantine_share_within_limit" in f]
+    assert "of the rows of raw table moves" in failure and "coordinates_outside_belgium" in failure
+    assert "format problem" in failure and "quarantine_share_max" in failure and "decimal" in failure
 
 
 def test_failed_build_leaves_the_previous_warehouse_untouched(tmp_path, built_warehouse):

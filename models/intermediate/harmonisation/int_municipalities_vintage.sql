@@ -1,13 +1,16 @@
 -- The municipalities of the target vintage. Area is the sum, and the centroid the area-weighted mean, of
 -- the codes valid on the first day of the data period that map onto each vintage code (the exact centroid
--- of their union). Names and hierarchy come from the vintage code's own row, else from its largest part.
-{%- set vintage_date = "make_date(" ~ var('target_vintage') ~ ", 1, 1)" %}
-{%- set start_date = "date '" ~ var('data_start_date') ~ "'" %}
+-- of their union). Names and hierarchy come from the vintage code's own (clean) row as they are there: a
+-- name the row leaves empty stays empty (23106 Pajottegem has no French name; it does not take Herne's).
+-- A vintage code without a row of its own gets no names, and the hierarchy (arrondissement, province,
+-- region) of its largest part, flagged attributes_from_largest_part.
+{%- set vintage_date = "make_date(" ~ sql_value(var('target_vintage')) ~ ", 1, 1)" %}
+{%- set start_date = "cast(" ~ sql_string(var('data_start_date')) ~ " as date)" %}
 
 with
 
 municipalities as (
-    select * from {{ ref('stg_register__municipalities') }}
+    select * from {{ ref('int_municipalities_checked') }} where rule is null
 ),
 
 vintage_map as (
@@ -59,17 +62,18 @@ all_geometry as (
 final as (
     select
         all_geometry.nis_code,
-        coalesce(own.name_nl, part.name_nl) as name_nl,
-        coalesce(own.name_fr, part.name_fr) as name_fr,
-        coalesce(own.arrondissement_nis, part.arrondissement_nis) as arrondissement_nis,
+        own.name_nl,
+        own.name_fr,
+        case when own.nis_code is not null then own.arrondissement_nis else part.arrondissement_nis end
+            as arrondissement_nis,
         case when own.nis_code is not null then own.province_nis else part.province_nis end as province_nis,
-        coalesce(own.region_nis, part.region_nis) as region_nis,
+        case when own.nis_code is not null then own.region_nis else part.region_nis end as region_nis,
         all_geometry.area_km2,
         all_geometry.centroid_x,
         all_geometry.centroid_y,
         all_geometry.n_predecessor_codes,
         own.nis_code is null as attributes_from_largest_part,
-        {{ var('target_vintage') }} as vintage
+        {{ sql_value(var('target_vintage')) }} as vintage
     from all_geometry
     left join municipalities as own
         on own.nis_code = all_geometry.nis_code

@@ -2,12 +2,13 @@
 -- Codes valid on the vintage date map to themselves; older codes follow the changes forward (chains such
 -- as old -> 2019 -> 2025 included); codes that start after the vintage date follow them backward, which is
 -- only unambiguous for a pure renumbering. A code with several candidates is ambiguous (vintage_nis NULL).
-{%- set vintage_date = "make_date(" ~ var('target_vintage') ~ ", 1, 1)" %}
+-- The extract's codes are its clean municipality rows (int_municipalities_checked).
+{%- set vintage_date = "make_date(" ~ sql_value(var('target_vintage')) ~ ", 1, 1)" %}
 
 with recursive
 
 municipalities as (
-    select nis_code, valid_from, valid_to from {{ ref('stg_register__municipalities') }}
+    select nis_code, valid_from, valid_to from {{ ref('int_municipalities_checked') }} where rule is null
 ),
 
 changes as (
@@ -135,7 +136,7 @@ final as (
         end as mapping_status,
         coalesce(resolved.n_candidates, case when classified.direction = 'valid_at_vintage' then 1 else 0 end)
             as n_candidates,
-        {{ var('target_vintage') }} as vintage
+        {{ sql_value(var('target_vintage')) }} as vintage
     from classified
     left join resolved using (nis_code)
 )

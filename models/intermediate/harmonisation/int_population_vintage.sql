@@ -1,13 +1,13 @@
--- Population on 1 January per vintage municipality and year: the rows of the extract (on the codes valid
--- that day) summed onto the target vintage, with the density over the vintage area.
+-- Population on 1 January per vintage municipality and year: the clean rows of the extract (on the codes
+-- valid that day) summed onto the target vintage, with the density over the vintage area. A duplicate or a
+-- code that lands on no vintage municipality is quarantined by int_population_checked, so every clean row is
+-- summed exactly once (n_source_rows, reconciled in audit.rpt_reconciliation).
 with
 
 population as (
-    select * from {{ ref('stg_register__population') }}
-),
-
-vintage_map as (
-    select nis_code, vintage_nis from {{ ref('int_nis_code_vintage_map') }}
+    select nis_code, reference_date, population, vintage_nis
+    from {{ ref('int_population_checked') }}
+    where rule is null
 ),
 
 municipalities as (
@@ -16,13 +16,11 @@ municipalities as (
 
 harmonised as (
     select
-        vintage_map.vintage_nis as nis_code,
-        year(population.reference_date) as year,
-        sum(population.population) as population,
+        vintage_nis as nis_code,
+        year(reference_date) as year,
+        sum(population) as population,
         count(*) as n_source_rows
     from population
-    inner join vintage_map using (nis_code)
-    where vintage_map.vintage_nis is not null
     group by all
 ),
 

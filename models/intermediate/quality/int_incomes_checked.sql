@@ -1,6 +1,7 @@
 -- Every raw incomes row with the first quarantine rule it breaks (NULL = clean) and a readable reason.
--- Rules apply in the design's order; a duplicate is a second row of a (person, year) among the rows that
--- passed the value rules, so a bad first copy never hides a good second one.
+-- The value checks are the raw data contract's (macro contract_breaks), the person look-up is this model's;
+-- rules apply in the order of seeds/quarantine_rules.csv. A duplicate is a row whose (person, year) is on an
+-- earlier row of the file: the first row stays.
 with
 
 incomes as (
@@ -18,38 +19,11 @@ persons as (
     group by person_id
 ),
 
-value_checked as not materialized (
-    select
-        *,
-        case
-            when disposable_income < 0 then 'income_negative'
-            when disposable_income_unparsed is not null
-                or isnan(disposable_income) or isinf(disposable_income)
-                or disposable_income > {{ var('income_max_eur') }}
-                or income_year is null
-                or income_year not between 1990 and 2100 then 'income_absurd'
-        end as value_rule,
-        case
-            when disposable_income < 0
-                then 'disposable_income ' || cast(disposable_income as varchar) || ' is negative'
-            when disposable_income_unparsed is not null
-                then 'disposable_income ''' || disposable_income_unparsed || ''' is not a number'
-            when isnan(disposable_income) or isinf(disposable_income)
-                or disposable_income > {{ var('income_max_eur') }}
-                then 'disposable_income ' || cast(disposable_income as varchar) || ' is above '
-                    || cast({{ var('income_max_eur') }} as varchar)
-            when income_year is null or income_year not between 1990 and 2100
-                then 'income_year ''' || coalesce(income_year_unparsed, '') || ''' is not a year in 1990..2100'
-        end as value_reason
-    from incomes
-),
-
 -- duplicates: first the keys seen twice, by a 64-bit hash (one cheap aggregation over every row), then the
 -- exact keys among those few suspects, ranked in file order
 duplicate_hashes as (
     select hash(person_id, income_year) as key_hash
-    from value_checked
-    where value_rule is null
+    from incomes
     group by key_hash
     having count(*) > 1
 ),
@@ -60,18 +34,17 @@ duplicates as (
         select
             source_row,
             row_number() over (partition by person_id, income_year order by source_row) as key_rank
-        from value_checked
-        where value_rule is null
-            and hash(person_id, income_year) in (select key_hash from duplicate_hashes)
+        from incomes
+        where hash(person_id, income_year) in (select key_hash from duplicate_hashes)
     )
     where key_rank > 1
 ),
 
 ranked as (
     select
-        value_checked.*,
+        incomes.*,
         coalesce(duplicates.is_duplicate, false) as is_duplicate
-    from value_checked
+    from incomes
     left join duplicates using (source_row)
 ),
 
@@ -80,21 +53,27 @@ checked as (
         ranked.source_row,
         ranked.person_id,
         ranked.income_year,
-        ranked.income_year_unparsed,
         ranked.disposable_income,
         -- the household fields stay in stg_register__incomes: no mart uses them, and carrying five more
         -- columns of 17 million rows through this table cost a third of its build time
         persons.birth_date,
         case
-            when ranked.value_rule is not null then ranked.value_rule
             when ranked.is_duplicate then 'income_duplicate'
+            when {{ contract_breaks('incomes', 'income_negative') }} then 'income_negative'
+            when {{ contract_breaks('incomes', 'income_absurd') }} then 'income_absurd'
+            when {{ contract_breaks('incomes', 'household_value_invalid') }} then 'household_value_invalid'
             when persons.person_id is null then 'income_person_unknown'
         end as rule,
         case
-            when ranked.value_rule is not null then ranked.value_reason
             when ranked.is_duplicate
                 then 'person ''' || ranked.person_id || ''' already has an income row for '
-                    || cast(ranked.income_year as varchar)
+                    || cast(ranked.income_year as varchar) || ' on an earlier row'
+            when {{ contract_breaks('incomes', 'income_negative') }}
+                then {{ contract_reason('incomes', 'income_negative') }}
+            when {{ contract_breaks('incomes', 'income_absurd') }}
+                then {{ contract_reason('incomes', 'income_absurd') }}
+            when {{ contract_breaks('incomes', 'household_value_invalid') }}
+                then {{ contract_reason('incomes', 'household_value_invalid') }}
             when persons.person_id is null
                 then 'person_id ''' || coalesce(ranked.person_id, '') || ''' is not in persons'
         end as reason

@@ -1,4 +1,8 @@
 -- Every raw persons row with the first quarantine rule it breaks (NULL = clean) and a readable reason.
+-- The value checks are the raw data contract's (macro contract_breaks); a birth date after the data period is
+-- this model's. A duplicate is a row whose person_id is on an earlier row of the file: the first row stays.
+{%- set end_date = "cast(" ~ sql_string(var('data_end_date')) ~ " as date)" %}
+
 with
 
 persons as not materialized (
@@ -28,20 +32,6 @@ ranked as (
     left join duplicates using (source_row)
 ),
 
-flagged as (
-    select
-        *,
-        person_id is null or trim(person_id) = '' as is_id_missing,
-        sex is null or sex not in ('M', 'F') as is_sex_invalid,
-        birth_date_unparsed is not null as is_birth_unreadable,
-        birth_date > date '{{ var("data_end_date") }}' as is_birth_future,
-        birth_date < date '{{ var("birth_date_min") }}' as is_birth_too_early,
-        {% for column in ['country_of_birth', 'nationality_at_birth', 'current_nationality'] -%}
-        ({{ column }} is not null and not regexp_full_match({{ column }}, '[A-Z]{2}')) as is_{{ column }}_invalid{{ ',' if not loop.last }}
-        {% endfor %}
-    from ranked
-),
-
 checked as (
     select
         source_row,
@@ -52,30 +42,18 @@ checked as (
         nationality_at_birth,
         current_nationality,
         case
-            when is_duplicate and not is_id_missing then 'person_duplicate'
-            when is_id_missing or is_sex_invalid or is_birth_unreadable or coalesce(is_birth_future, false)
-                or coalesce(is_birth_too_early, false)
-                or is_country_of_birth_invalid or is_nationality_at_birth_invalid
-                or is_current_nationality_invalid then 'person_value_invalid'
+            when is_duplicate then 'person_duplicate'
+            when {{ contract_breaks('persons', 'person_value_invalid') }}
+                or coalesce(birth_date > {{ end_date }}, false) then 'person_value_invalid'
         end as rule,
         case
-            when is_duplicate and not is_id_missing
-                then 'person_id ''' || person_id || ''' already on an earlier row'
-            when is_id_missing then 'person_id is empty'
-            when is_sex_invalid then 'sex ''' || coalesce(sex, '') || ''' is not M or F'
-            when is_birth_unreadable then 'birth_date ''' || birth_date_unparsed || ''' is not a date'
-            when coalesce(is_birth_future, false)
+            when is_duplicate then 'person_id ''' || person_id || ''' already on an earlier row'
+            when {{ contract_breaks('persons', 'person_value_invalid') }}
+                then {{ contract_reason('persons', 'person_value_invalid') }}
+            when coalesce(birth_date > {{ end_date }}, false)
                 then 'birth_date ' || cast(birth_date as varchar) || ' lies after the data period'
-            when coalesce(is_birth_too_early, false)
-                then 'birth_date ' || cast(birth_date as varchar) || ' lies before {{ var("birth_date_min") }}'
-            when is_country_of_birth_invalid
-                then 'country_of_birth ''' || country_of_birth || ''' is not an ISO alpha-2 code'
-            when is_nationality_at_birth_invalid
-                then 'nationality_at_birth ''' || nationality_at_birth || ''' is not an ISO alpha-2 code'
-            when is_current_nationality_invalid
-                then 'current_nationality ''' || current_nationality || ''' is not an ISO alpha-2 code'
         end as reason
-    from flagged
+    from ranked
 )
 
 select * from checked

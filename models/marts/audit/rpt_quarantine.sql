@@ -1,10 +1,11 @@
 -- One row per quarantined raw row: which table, key and file row, the first rule it breaks and why.
+-- Every table of the raw data contract has its int_*_checked model; a row with a rule is quarantined.
 with
 
 moves as (
     select
         'moves' as source_table,
-        coalesce(move_key, '') as source_key,
+        coalesce(cast(move_id as varchar), '') as source_key,
         source_row,
         rule,
         reason,
@@ -28,12 +29,36 @@ persons as (
 incomes as (
     select
         'incomes' as source_table,
-        coalesce(person_id, '') || '|' || coalesce(cast(income_year as varchar), income_year_unparsed, '') as source_key,
+        coalesce(person_id, '') || '|' || coalesce(cast(income_year as varchar), '') as source_key,
         source_row,
         rule,
         reason,
         person_id
     from {{ ref('int_incomes_checked') }}
+    where rule is not null
+),
+
+municipalities as (
+    select
+        'municipalities' as source_table,
+        coalesce(nis_code, '') as source_key,
+        source_row,
+        rule,
+        reason,
+        cast(null as varchar) as person_id
+    from {{ ref('int_municipalities_checked') }}
+    where rule is not null
+),
+
+population as (
+    select
+        'population' as source_table,
+        coalesce(nis_code, '') || '|' || coalesce(cast(reference_date as varchar), '') as source_key,
+        source_row,
+        rule,
+        reason,
+        cast(null as varchar) as person_id
+    from {{ ref('int_population_checked') }}
     where rule is not null
 ),
 
@@ -43,6 +68,10 @@ quarantined as (
     select * from persons
     union all
     select * from incomes
+    union all
+    select * from municipalities
+    union all
+    select * from population
 ),
 
 final as (

@@ -5,11 +5,10 @@ with source as (
 
 renamed as (
     select
-        cast(source_row as bigint) as source_row,
+        cast({{ raw_row_column() }} as bigint) as source_row,
         -- keys
         cast(person_id as varchar) as person_id,
         try_cast(income_year as integer) as income_year,
-        {{ unparsed('income_year', 'integer') }} as income_year_unparsed,
         -- income, EUR per year
         try_cast(disposable_income as double) as disposable_income,
         {{ unparsed('disposable_income', 'double') }} as disposable_income_unparsed,

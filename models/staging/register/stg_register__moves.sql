@@ -1,5 +1,6 @@
 -- One row per raw move, typed to the contract. Values that do not parse become NULL in the typed column;
--- the *_unparsed columns keep the text of such values, so the checks can tell "missing" from "unreadable".
+-- the *_unparsed columns keep the text of such values where the contract quarantines them (the build has
+-- refused an unreadable value anywhere else), so the checks can tell "missing" from "unreadable".
 with source as (
     select * from {{ source('register', 'moves') }}
 ),
@@ -7,10 +8,9 @@ with source as (
 renamed as (
     select
         -- where in the file
-        cast(source_row as bigint) as source_row,
+        cast({{ raw_row_column() }} as bigint) as source_row,
         -- ids
         try_cast(move_id as bigint) as move_id,
-        {{ unparsed('move_id', 'bigint') }} as move_id_unparsed,
         cast(person_id as varchar) as person_id,
         -- date and kind
         try_cast(move_date as date) as move_date,

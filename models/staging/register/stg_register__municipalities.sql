@@ -5,7 +5,7 @@ with source as (
 
 renamed as (
     select
-        cast(source_row as bigint) as source_row,
+        cast({{ raw_row_column() }} as bigint) as source_row,
         -- codes and names
         cast(nis_code as varchar) as nis_code,
         cast(name_nl as varchar) as name_nl,

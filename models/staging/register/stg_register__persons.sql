@@ -5,7 +5,7 @@ with source as (
 
 renamed as (
     select
-        cast(source_row as bigint) as source_row,
+        cast({{ raw_row_column() }} as bigint) as source_row,
         cast(person_id as varchar) as person_id,
         cast(sex as varchar) as sex,
         try_cast(birth_date as date) as birth_date,

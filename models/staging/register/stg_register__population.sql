@@ -5,7 +5,7 @@ with source as (
 
 renamed as (
     select
-        cast(source_row as bigint) as source_row,
+        cast({{ raw_row_column() }} as bigint) as source_row,
         cast(nis_code as varchar) as nis_code,
         try_cast(reference_date as date) as reference_date,
         try_cast(population as bigint) as population

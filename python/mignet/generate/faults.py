@@ -85,13 +85,12 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
     want = _counts(rate, n_moves, move_types)
     taken = np.zeros(n_moves, dtype=bool)
     person_taken = np.zeros(n_persons, dtype=bool)
-    internal = m["type"] == 0
     belgian_o = m["o_code"] >= 0
     belgian_d = m["d_code"] >= 0
 
-    def pick(name: str, eligible: np.ndarray) -> np.ndarray:
+    def pick(name: str, eligible: np.ndarray, count: int | None = None) -> np.ndarray:
         cand = np.flatnonzero(eligible & ~taken)
-        n = min(want[name], len(cand))
+        n = min(want[name] if count is None else count, len(cand))
         rows = np.sort(rng.choice(cand, n, replace=False)) if n else np.array([], dtype=np.int64)
         taken[rows] = True
         return rows
@@ -164,14 +163,37 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
         faults.append(Fault("moves", key(r), "nis_expired_code",
                             f"{'origin' if s == 0 else 'destination'}_nis '{old}' ended 2018-12-31, used {_date_text(m['day'][r])}"))
 
-    # -- move type --
-    rows = pick("move_type_inconsistent", internal | (m["type"] == 1))
-    for r in rows:
-        old = int(m["type"][r])
-        new = 0 if old == 1 else int(rng.integers(1, 3))
-        m["type"][r] = new
-        faults.append(Fault("moves", key(r), "move_type_inconsistent",
-                            f"move_type {MOVE_TYPES[new]} for a {MOVE_TYPES[old]} move"))
+    # -- move type: the type does not fit which sides are Belgian (a NIS code) and which abroad (a country).
+    # The faults are shared out over every form of it: the type itself is wrong (its NIS codes then do not
+    # fit it), a country on a Belgian side, a country missing on the side abroad, a country on the wrong side.
+    internal, immigration, emigration = (m["type"] == code for code in (0, 1, 2))
+    forms = [  # (eligible rows, column set to a country or cleared, what the row then says)
+        (np.ones(n_moves, bool), None, None),
+        (internal, "o_country", "internal move with origin_country {}"),
+        (internal, "d_country", "internal move with destination_country {}"),
+        (immigration, "o_country", "immigration without origin_country"),
+        (immigration, "d_country", "immigration with destination_country {} (the Belgian side)"),
+        (emigration, "d_country", "emigration without destination_country"),
+        (emigration, "o_country", "emigration with origin_country {} (the Belgian side)"),
+    ]
+    abroad = [t.country_index(c) for c in ("FR", "NL", "DE", "MA")]
+    n_type = want["move_type_inconsistent"]
+    for k, (eligible, column, detail) in enumerate(forms):
+        rows = pick("move_type_inconsistent", eligible, n_type // len(forms) + (k < n_type % len(forms)))
+        for j, r in enumerate(rows):
+            if column is None:
+                old = int(m["type"][r])
+                new = 0 if old != 0 else int(rng.integers(1, 3))
+                m["type"][r] = new
+                text = f"move_type {MOVE_TYPES[new]} for a {MOVE_TYPES[old]} move"
+            elif "without" in detail:
+                m[column][r] = -1
+                text = detail
+            else:
+                country = abroad[j % len(abroad)]
+                m[column][r] = country
+                text = detail.format(t.countries[country])
+            faults.append(Fault("moves", key(r), "move_type_inconsistent", text))
 
     # -- persons --
     rows = pick("person_unknown", ~move_of_lone)
