@@ -1,4 +1,6 @@
-{#- Fails on every non-null value outside [min_value, max_value] (either bound may be omitted). -#}
+{#- Fails on every non-null value outside [min_value, max_value] (either bound may be omitted; `inclusive`
+    false excludes both). The bounds are SQL expressions: a number, or a literal built with sql_value, e.g. the
+    date of a var. -#}
 {% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
     select {{ column_name }} as value
     from {{ model }}

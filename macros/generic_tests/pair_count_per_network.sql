@@ -1,31 +1,30 @@
-{#- Fails on every network (combination of network_columns) whose number of rows is not N(N-1), N being the
-    number of rows of node_model (every ordered pair of distinct nodes exactly once, together with
-    unique_combination_of_columns and no_self_loops), and when there are not expected_networks networks. -#}
-{% test pair_count_per_network(model, network_columns, node_model, expected_networks=none) %}
-    with nodes as (
+{#- Every network of `network_model` is in the model with exactly N(N-1) rows, N being the number of rows of
+    `node_model`: with a unique (network, origin, destination) key and no self-loops, that is every ordered
+    pair of distinct nodes exactly once. Fails on every network with another number of rows, and on every
+    network of `network_model` that has no row at all. -#}
+{% test pair_count_per_network(model, network_column, network_model, node_model) %}
+    with
+
+    nodes as (
         select count(*) as n_nodes from {{ node_model }}
     ),
+
     per_network as (
-        select {{ network_columns | join(', ') }}, count(*) as n_pairs
+        select {{ network_column }} as network, count(*) as n_pairs
         from {{ model }}
-        group by {{ network_columns | join(', ') }}
+        group by {{ network_column }}
     ),
-    wrong_size as (
-        select 'network ' || concat_ws(' / ', {{ network_columns | join(', ') }}) || ' has '
-            || cast(n_pairs as varchar) || ' pairs, expected ' || cast(n_nodes * (n_nodes - 1) as varchar) as problem
-        from per_network cross join nodes
-        where n_pairs <> n_nodes * (n_nodes - 1)
+
+    networks as (
+        select {{ network_column }} as network from {{ network_model }}
     )
-    {%- if expected_networks is not none %},
-    wrong_count as (
-        select cast(count(*) as varchar) || ' networks, expected {{ expected_networks }}' as problem
-        from per_network
-        having count(*) <> {{ expected_networks }}
-    )
-    select problem from wrong_size
-    union all
-    select problem from wrong_count
-    {%- else %}
-    select problem from wrong_size
-    {%- endif %}
+
+    select
+        coalesce(networks.network, per_network.network) as network,
+        coalesce(per_network.n_pairs, 0) as n_pairs,
+        nodes.n_nodes * (nodes.n_nodes - 1) as expected_pairs
+    from networks
+    full outer join per_network on per_network.network = networks.network
+    cross join nodes
+    where coalesce(per_network.n_pairs, 0) <> nodes.n_nodes * (nodes.n_nodes - 1)
 {% endtest %}

@@ -1,11 +1,22 @@
-"""Great Expectations suites for what row rules cannot see: keys unique over the whole table, rows per
-year within a band, imputed-income shares, income groups of about a quarter, plausible networks, and sums
-that must agree between marts.
+"""Great Expectations suites: the distributions and the plausibility of the marts, and nothing else.
+
+Great Expectations owns one kind of rule in mignet (docs/quality.md, "which engine owns which rule"):
+whether the data look like a register of this country and period, across rows: every year of the data
+period present, rows per year near the median year, the share of imputed incomes per year and age band,
+each income group's share of persons near what its quantiles imply, the tie density and reciprocity of
+each network, the population change from one year to the next. Keys, allowed values, row rules and sums
+between marts are dbt tests; the types of the frames Python reads are pandera's; the bounds of single raw
+values (an area, a coordinate) are the raw data contract's.
+
+Every band is a study setting: seed `plausibility_bounds` (check_name, lower, upper, severity,
+description) as the build wrote it, read through `BuildSettings.plausibility_bounds`; the ceiling of the
+imputed share is var `imputed_share_max`, the expected income-group shares come from seed
+`income_groups`, the years from vars `data_start_date` and `data_end_date`. A check named by no seed row
+cannot run and blocks certification; a seed row naming no check is reported too.
 
 GX's SQL datasource does not work on this DuckDB, and handing GX millions of rows as pandas would be slow
-and memory-hungry. So each check first aggregates inside DuckDB into a small frame (one row per year,
-per network, ...), and GX validates that frame through a pandas batch. Expectations carry
-`meta={"severity": ...}`; error-severity failures block certification. The GX file context lives in
+and memory-hungry. So each check first aggregates inside DuckDB into a small frame (one row per year, per
+network, ...), and GX validates that frame through a pandas batch. The GX file context lives in
 `<data_dir>/gx`; Data Docs are built into `<reports_dir>/quality/gx/`.
 """
 
@@ -14,238 +25,160 @@ from __future__ import annotations
 import numbers
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 
 import duckdb
 import pandas as pd
 
-from mignet.db import duplicate_rows_sql
+from mignet import db
 from mignet.quality.store import CheckResult
 from mignet.warehouse import MART_SCHEMA
-from mignet.warehouse.build_settings import BuildSettings
+from mignet.warehouse.build_settings import BuildSettings, PlausibilityBound
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
-PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
-    "dim_municipality": ("nis_code",),
-    "dim_municipality_year": ("nis_code", "year"),
-    "fct_moves": ("move_id",),
-    "fct_incomes": ("person_id", "income_year"),
-    "mart_network_dyads": ("period_label", "group_type", "group_value", "origin_nis", "destination_nis"),
-    "mart_destination_shares": ("period_label", "group_type", "group_value", "destination_nis"),
-}
-
-# Plausibility bands. Generous on purpose: they catch broken joins and lost partitions, not real change.
-ROWS_PER_YEAR_RATIO = (0.5, 1.5)  # a year's rows relative to the median year
-INCOME_GROUP_SHARE = (0.20, 0.30)  # each income group holds about a quarter of persons with an income
-TIE_DENSITY = (1e-6, 0.8)
-RECIPROCITY = (0.0, 0.95)
-POPULATION_YEAR_RATIO = (0.9, 1.1)  # population of a year relative to the year before
-
 DOCS_SITE = "mignet_quality"
 DATASOURCE = "mignet_aggregates"
+BOUNDS_SEED = "plausibility_bounds"
+
+# The checks whose band is a row of seed plausibility_bounds, and the mart each describes.
+BOUNDED_CHECKS: dict[str, str] = {
+    "moves_per_year": "fct_moves",
+    "incomes_per_year": "fct_incomes",
+    "income_group_share": "fct_incomes",
+    "tie_density": "mart_network_dyads",
+    "reciprocity": "mart_network_dyads",
+    "population_change": "dim_municipality_year",
+}
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """One GX expectation on a column of an aggregate, under the name the quality report shows."""
+
+    name: str
+    kind: str  # GX expectation class, e.g. ExpectColumnValuesToBeBetween
+    column: str
+    severity: str
+    description: str
+    kwargs: Mapping = field(default_factory=dict)
+    problem: str | None = None  # why it cannot run (its band is not in the seed): an error, not a pass
 
 
 @dataclass(frozen=True)
 class Aggregate:
-    """One small frame computed in DuckDB and the expectations GX checks on it."""
+    """One small frame computed in DuckDB (`sql` with bound `params`) and the expectations GX checks on it."""
 
     mart: str
     name: str
     sql: str
-    expectations: tuple  # of (gx expectation class name, kwargs, severity, description)
+    expectations: tuple[Expectation, ...]
+    params: tuple = ()
     key_columns: tuple[str, ...] = ()
-    requires: tuple[str, ...] = field(default=())  # other marts the SQL reads
+    requires: tuple[str, ...] = ()  # other marts the SQL reads
 
 
-def _e(kind: str, severity: str, description: str, **kwargs) -> tuple:
-    return (kind, kwargs, severity, description)
+def _between(name: str, column: str, bounds: Mapping[str, PlausibilityBound]) -> Expectation:
+    """ExpectColumnValuesToBeBetween with the band, severity and description of seed row `name`."""
+    bound = bounds.get(name)
+    if bound is None:
+        return Expectation(name, "ExpectColumnValuesToBeBetween", column, "error", "",
+                           problem=f"seed {BOUNDS_SEED} has no row with check_name {name!r}, so its band is unknown; "
+                                   f"add the row (lower, upper, severity, description)")
+    return Expectation(name, "ExpectColumnValuesToBeBetween", column, bound.severity, bound.description,
+                       {"min_value": bound.lower, "max_value": bound.upper})
 
 
-def _duplicates_sql(mart: str) -> str:
-    """Rows, rows beyond the first of each primary key value, and rows with a null key column, in one row."""
-    t = f"{MART_SCHEMA}.{mart}"
-    return (
-        f"select (select count(*) from {t}) as n_rows, "
-        f"{duplicate_rows_sql(t, PRIMARY_KEYS[mart])} as duplicate_keys, "
-        f"(select count(*) from {t} where " + " or ".join(f"{k} is null" for k in PRIMARY_KEYS[mart]) + ") as null_keys"
+def _rows_per_year(mart: str, year_column: str, label: str, build: BuildSettings,
+                   bounds: Mapping[str, PlausibilityBound]) -> Aggregate:
+    table = db.qualified(MART_SCHEMA, mart)
+    return Aggregate(
+        mart, f"{label}_per_year",
+        f"with y as (select {year_column} as year, count(*) as n_rows from {table} group by 1) "
+        f"select year, n_rows, n_rows / (select median(n_rows) from y) as ratio_to_median from y order by year",
+        (
+            Expectation(f"{label}_years_present", "ExpectColumnDistinctValuesToEqualSet", "year", "error",
+                        f"every year of the data period has {label}", {"value_set": build.years}),
+            _between(f"{label}_per_year", "ratio_to_median", bounds),
+        ),
+        key_columns=("year",),
     )
 
 
-def aggregates(params: BuildSettings) -> list[Aggregate]:
-    m = MART_SCHEMA
-    years = params.years
-    out: list[Aggregate] = []
-    for mart in PRIMARY_KEYS:
-        out.append(
-            Aggregate(
-                mart,
-                "primary_key",
-                _duplicates_sql(mart),
-                (
-                    _e("ExpectColumnValuesToBeBetween", "error", "no duplicated primary key",
-                       column="duplicate_keys", min_value=0, max_value=0),
-                    _e("ExpectColumnValuesToBeBetween", "error", "no primary key column is null",
-                       column="null_keys", min_value=0, max_value=0),
-                    _e("ExpectColumnValuesToBeBetween", "error", "the table is not empty",
-                       column="n_rows", min_value=1),
-                ),
-            )
-        )
-    rows_per_year = lambda mart, col: (  # noqa: E731
-        f"with y as (select {col} as year, count(*) as n_rows from {m}.{mart} group by 1) "
-        f"select year, n_rows, n_rows / (select median(n_rows) from y) as ratio_to_median from y order by year"
+def _income_group_shares(build: BuildSettings, bounds: Mapping[str, PlausibilityBound]) -> Aggregate:
+    """Each income group's share of the persons whose incomes set the year's cut points (var
+    income_cutpoints_population: everyone with an income, or the inter-municipal movers of that income
+    year), against upper_quantile - lower_quantile of its seed row. Every group of every year is listed,
+    so a group nobody falls into shows as share 0."""
+    groups = build.income_groups
+    if str(build.var("income_cutpoints_population")) == "movers":
+        population = (f"select distinct person_id, income_year, income_group from {db.qualified(MART_SCHEMA, 'fct_moves')} "
+                      "where is_inter_municipal and income_group <> 'unknown'")
+        requires = ("fct_moves",)
+    else:
+        population = (f"select person_id, income_year, income_group from {db.qualified(MART_SCHEMA, 'fct_incomes')} "
+                      "where income_group <> 'unknown'")
+        requires = ()
+    sql = (
+        f"with population as ({population}), "
+        "expected as (select unnest(?::varchar[]) as income_group, unnest(?::double[]) as expected_share), "
+        "years as (select distinct income_year from population), "
+        "counts as (select income_year, income_group, count(*) as n_persons from population group by all), "
+        "filled as (select years.income_year, expected.income_group, expected.expected_share, "
+        "coalesce(counts.n_persons, 0) as n_persons "
+        "from years cross join expected left join counts using (income_year, income_group)), "
+        "shares as (select *, n_persons / sum(n_persons) over (partition by income_year) as share from filled) "
+        "select *, share - expected_share as share_minus_expected from shares order by income_year, income_group"
     )
-    for mart, col in (("fct_moves", "move_year"), ("fct_incomes", "income_year")):
-        out.append(
-            Aggregate(
-                mart,
-                "rows_per_year",
-                rows_per_year(mart, col),
-                (
-                    _e("ExpectColumnDistinctValuesToEqualSet", "error", "every year of the data period is present",
-                       column="year", value_set=years),
-                    _e("ExpectColumnValuesToBeBetween", "error", "rows of each year within a band around the median year",
-                       column="ratio_to_median", min_value=ROWS_PER_YEAR_RATIO[0], max_value=ROWS_PER_YEAR_RATIO[1]),
-                ),
-                key_columns=("year",),
-            )
-        )
-    out.append(
+    params = ([g.label for g in groups], [g.upper_quantile - g.lower_quantile for g in groups])
+    return Aggregate("fct_incomes", "income_group_share", sql, (_between("income_group_share", "share_minus_expected", bounds),),
+                     params=params, key_columns=("income_year", "income_group"), requires=requires)
+
+
+def aggregates(build: BuildSettings, bounds: Mapping[str, PlausibilityBound]) -> list[Aggregate]:
+    """The GX checks of a warehouse built with `build`, with the bands of `bounds` (seed plausibility_bounds)."""
+    dyads = db.qualified(MART_SCHEMA, "mart_network_dyads")
+    incomes = db.qualified(MART_SCHEMA, "fct_incomes")
+    return [
+        _rows_per_year("fct_moves", "move_year", "moves", build, bounds),
+        _rows_per_year("fct_incomes", "income_year", "incomes", build, bounds),
         Aggregate(
-            "fct_incomes",
-            "imputed_share",
-            f"select income_year, age_band, count(*) as n_persons, avg(case when income_imputed then 1.0 else 0.0 end) "
-            f"as imputed_share from {m}.fct_incomes group by all order by all",
-            (
-                _e("ExpectColumnValuesToBeBetween", "error", "share of imputed incomes per year and age band under the threshold",
-                   column="imputed_share", min_value=0.0, max_value=params.imputed_share_max),
-            ),
+            "fct_incomes", "imputed_share",
+            f"select income_year, age_band, count(*) as n_persons, "
+            f"avg(case when income_imputed then 1.0 else 0.0 end) as imputed_share from {incomes} group by all order by all",
+            (Expectation("imputed_share", "ExpectColumnValuesToBeBetween", "imputed_share", "error",
+                         "share of imputed incomes per year and age band at most var imputed_share_max",
+                         {"min_value": 0.0, "max_value": build.imputed_share_max}),),
             key_columns=("income_year", "age_band"),
-        )
-    )
-    out.append(
+        ),
+        _income_group_shares(build, bounds),
         Aggregate(
-            "fct_incomes",
-            "income_group_shares",
-            f"select income_year, income_group, count(*) as n_persons, count(*) / sum(count(*)) over (partition by income_year) "
-            f"as share from {m}.fct_incomes where income_group <> 'unknown' group by income_year, income_group order by all",
-            (
-                _e("ExpectColumnValuesToBeInSet", "error", "only the income groups of the seed",
-                   column="income_group", value_set=list(params.income_group_labels)),
-                _e("ExpectColumnValuesToBeBetween", "error", "each income group holds about a quarter of persons per year",
-                   column="share", min_value=INCOME_GROUP_SHARE[0], max_value=INCOME_GROUP_SHARE[1]),
-            ),
-            key_columns=("income_year", "income_group"),
-        )
-    )
-    out.append(
+            "mart_network_dyads", "networks",
+            f"with n as (select network_id, period_label, group_type, group_value, count(*) as n_dyads, "
+            f"count(*) filter (where tie) as n_ties, count(*) filter (where tie and reverse_tie) as n_mutual "
+            f"from {dyads} group by all) "
+            f"select *, n_ties / n_dyads as tie_density, case when n_ties > 0 then n_mutual / n_ties end as reciprocity "
+            f"from n order by network_id",
+            (_between("tie_density", "tie_density", bounds), _between("reciprocity", "reciprocity", bounds)),
+            key_columns=("period_label", "group_type", "group_value"),
+        ),
         Aggregate(
-            "dim_municipality_year",
-            "municipalities_per_year",
-            f"with y as (select year, count(*) as n_municipalities, sum(population) as population "
-            f"from {m}.dim_municipality_year group by year) "
-            f"select year, n_municipalities, n_municipalities - (select count(*) from {m}.dim_municipality) "
-            f"as missing_or_extra, population / lag(population) over (order by year) as population_ratio "
+            "dim_municipality_year", "population_change",
+            f"with y as (select year, sum(population) as population "
+            f"from {db.qualified(MART_SCHEMA, 'dim_municipality_year')} group by year) "
+            f"select year, population, population / lag(population) over (order by year) as ratio_to_year_before "
             f"from y order by year",
-            (
-                _e("ExpectColumnDistinctValuesToEqualSet", "error", "every year of the data period (and 1 January after it) is present",
-                   column="year", value_set=params.population_years),
-                _e("ExpectColumnValuesToBeBetween", "error", "every municipality of dim_municipality in every year",
-                   column="missing_or_extra", min_value=0, max_value=0),
-                _e("ExpectColumnValuesToBeBetween", "warn", "population changes less than 10% from one year to the next",
-                   column="population_ratio", min_value=POPULATION_YEAR_RATIO[0], max_value=POPULATION_YEAR_RATIO[1]),
-            ),
+            (_between("population_change", "ratio_to_year_before", bounds),),
             key_columns=("year",),
-            requires=("dim_municipality",),
-        )
-    )
-    out.append(
-        Aggregate(
-            "mart_network_dyads",
-            "networks",
-            f"with n as (select period_label, group_type, group_value, count(distinct origin_nis) as n_nodes, "
-            f"count(*) as n_dyads, sum(tie::int) as n_ties, sum(tie::int * reverse_tie::int) as n_mutual "
-            f"from {m}.mart_network_dyads group by all) "
-            f"select *, n_dyads - n_nodes * (n_nodes - 1) as missing_dyads, "
-            f"n_ties / (n_nodes * (n_nodes - 1)) as tie_density, "
-            f"case when n_ties > 0 then n_mutual / n_ties end as reciprocity, "
-            f"(select count(*) from {m}.dim_network) - (select count(*) from n) as missing_networks from n order by all",
-            (
-                _e("ExpectColumnValuesToBeBetween", "error", "every network of dim_network is present",
-                   column="missing_networks", min_value=0, max_value=0),
-                _e("ExpectColumnValuesToBeBetween", "error", "every network has ties", column="n_ties", min_value=1),
-                _e("ExpectColumnValuesToBeBetween", "error", "every network holds all ordered pairs of municipalities",
-                   column="missing_dyads", min_value=0, max_value=0),
-                _e("ExpectColumnValuesToBeBetween", "error", "tie density within plausible bounds",
-                   column="tie_density", min_value=TIE_DENSITY[0], max_value=TIE_DENSITY[1]),
-                _e("ExpectColumnValuesToBeBetween", "error", "reciprocity within plausible bounds",
-                   column="reciprocity", min_value=RECIPROCITY[0], max_value=RECIPROCITY[1]),
-            ),
-            key_columns=("period_label", "group_type", "group_value"),
-            requires=("dim_network",),
-        )
-    )
-    out.append(
-        Aggregate(
-            "mart_network_dyads",
-            "reverse_tie_consistency",
-            f"select count(*) filter (where a.reverse_tie::int <> coalesce(b.tie::int, 0)) as reverse_tie_mismatches "
-            f"from {m}.mart_network_dyads a left join {m}.mart_network_dyads b "
-            f"on a.period_label = b.period_label and a.group_type = b.group_type and a.group_value = b.group_value "
-            f"and a.origin_nis = b.destination_nis and a.destination_nis = b.origin_nis",
-            (
-                _e("ExpectColumnValuesToBeBetween", "error", "reverse_tie equals the tie of the reverse dyad",
-                   column="reverse_tie_mismatches", min_value=0, max_value=0),
-            ),
-        )
-    )
-    flows_fct = (
-        f"m as (select period_label, age_band, income_group from {m}.fct_moves where is_inter_municipal), "
-        f"f as (select period_label, 'all' as group_type, 'all' as group_value, count(*) as n from m group by all "
-        f"union all select period_label, 'age_band', age_band, count(*) from m group by all "
-        f"union all select period_label, 'income_group', income_group, count(*) from m group by all)"
-    )
-    out.append(
-        Aggregate(
-            "mart_network_dyads",
-            "moves_agree_with_fct_moves",
-            f"with {flows_fct}, d as (select period_label, group_type, group_value, sum(n_moves) as n "
-            f"from {m}.mart_network_dyads group by all) "
-            f"select d.period_label, d.group_type, d.group_value, d.n as n_moves_dyads, coalesce(f.n, 0) as n_moves_fct_moves, "
-            f"d.n - coalesce(f.n, 0) as difference from d left join f using (period_label, group_type, group_value) order by all",
-            (
-                _e("ExpectColumnValuesToBeBetween", "error",
-                   "sum of n_moves per network equals the inter-municipal moves of fct_moves of that period and group",
-                   column="difference", min_value=0, max_value=0),
-            ),
-            key_columns=("period_label", "group_type", "group_value"),
-            requires=("fct_moves",),
-        )
-    )
-    out.append(
-        Aggregate(
-            "mart_destination_shares",
-            "movers_agree_with_dyads",
-            f"with s as (select period_label, group_type, group_value, destination_nis, movers_in "
-            f"from {m}.mart_destination_shares), "
-            f"d as (select period_label, group_type, group_value, destination_nis, sum(n_moves) as n "
-            f"from {m}.mart_network_dyads group by all) "
-            f"select s.period_label, s.group_type, s.group_value, sum(s.movers_in) as movers_in, "
-            f"sum(coalesce(d.n, 0)) as n_moves_dyads, count(*) filter (where s.movers_in <> coalesce(d.n, 0)) "
-            f"as destinations_disagreeing from s left join d using (period_label, group_type, group_value, destination_nis) "
-            f"group by all order by all",
-            (
-                _e("ExpectColumnValuesToBeBetween", "error",
-                   "movers_in of every destination equals the moves into it in the network dyads",
-                   column="destinations_disagreeing", min_value=0, max_value=0),
-            ),
-            key_columns=("period_label", "group_type", "group_value"),
-            requires=("mart_network_dyads",),
-        )
-    )
-    return out
+        ),
+    ]
+
+
+def unknown_bounds(bounds: Mapping[str, PlausibilityBound]) -> list[str]:
+    """Rows of the seed that name no check (a typo would otherwise leave the intended band unused)."""
+    return sorted(set(bounds) - set(BOUNDED_CHECKS))
 
 
 class GxRunner:
@@ -285,6 +218,11 @@ class GxRunner:
     def run(self, agg: Aggregate, frame: pd.DataFrame) -> list[CheckResult]:
         import great_expectations.expectations as gxe
 
+        checks = [CheckResult("gx", e.name, "error", "error", column_name=e.column, detail=e.problem)
+                  for e in agg.expectations if e.problem]
+        runnable = [e for e in agg.expectations if not e.problem]
+        if not runnable:
+            return checks
         name = f"{agg.mart}.{agg.name}"
         try:
             asset = self.source.get_asset(name)
@@ -295,19 +233,19 @@ class GxRunner:
         except (KeyError, LookupError):
             batch_definition = asset.add_batch_definition_whole_dataframe("whole")
         suite = self.gx.ExpectationSuite(name=name)
-        for kind, kwargs, severity, description in agg.expectations:
-            suite.add_expectation(getattr(gxe, kind)(**kwargs, meta={"severity": severity, "description": description}))
+        for e in runnable:
+            expectation = getattr(gxe, e.kind)(column=e.column, **e.kwargs,
+                                               meta={"check": e.name, "severity": e.severity, "description": e.description})
+            suite.add_expectation(expectation)
         suite = self.context.suites.add_or_update(suite)
+        by_id = {e.name: e for e in runnable}
         definition = self.context.validation_definitions.add_or_update(
             self.gx.ValidationDefinition(name=name, data=batch_definition, suite=suite)
         )
         result = definition.run(batch_parameters={"dataframe": frame}, result_format="SUMMARY")
-        checks = []
         for er in result.results:
             cfg = er.expectation_config
-            severity = (cfg.meta or {}).get("severity", "error")
-            description = (cfg.meta or {}).get("description", "")
-            column = cfg.kwargs.get("column")
+            expectation = by_id[(cfg.meta or {})["check"]]
             res = er.result or {}
             exception = (er.exception_info or {}).get("exception_message") if er.exception_info else None
             failing = res.get("unexpected_count")
@@ -316,22 +254,21 @@ class GxRunner:
             if agg.key_columns and index_list:
                 idx = [i for i in index_list if isinstance(i, int)][:10]
                 keys = frame.loc[idx, list(agg.key_columns)].astype(str).agg("|".join, axis=1).tolist()
+            detail = f"{expectation.description}; {cfg.type}({expectation.column}{_kwargs_text(expectation.kwargs)})"
             observed = res.get("observed_value")
-            detail = description
             if observed is not None:
                 detail += f"; observed {_fmt_values([observed]) if isinstance(observed, numbers.Number) else observed}"
             if res.get("partial_unexpected_list"):
                 detail += f"; unexpected values {_fmt_values(res['partial_unexpected_list'][:5])}"
             if exception:
                 detail += f"; GX error: {exception}"
-            status = "error" if exception else ("pass" if er.success else "fail")
             checks.append(
                 CheckResult(
                     source="gx",
-                    check_name=f"{agg.name}.{cfg.type}" + (f"({column})" if column else ""),
-                    column_name=column,
-                    severity=severity,
-                    status=status,
+                    check_name=expectation.name,
+                    column_name=expectation.column,
+                    severity=expectation.severity,
+                    status="error" if exception else ("pass" if er.success else "fail"),
                     failing_count=int(failing) if failing is not None else (0 if er.success else None),
                     failing_share=(res["unexpected_percent"] / 100.0) if res.get("unexpected_percent") is not None else None,
                     detail=detail,
@@ -343,6 +280,11 @@ class GxRunner:
     def build_docs(self) -> Path:
         self.context.build_data_docs(site_names=[DOCS_SITE])
         return self.docs_dir / "index.html"
+
+
+def _kwargs_text(kwargs: Mapping) -> str:
+    shown = {"min_value": ">=", "max_value": "<="}
+    return "".join(f", {shown[k]} {v:g}" for k, v in kwargs.items() if k in shown and v is not None)
 
 
 def _fmt_values(values) -> str:
@@ -358,33 +300,47 @@ def _fmt_values(values) -> str:
 
 def run_expectations(
     con: duckdb.DuckDBPyConnection,
-    params: BuildSettings,
+    build: BuildSettings,
+    bounds: Mapping[str, PlausibilityBound] | None,
     present: set[str],
     gx_root: Path,
     docs_dir: Path,
     progress=None,
+    bounds_problem: str | None = None,
 ) -> tuple[dict[str, list[CheckResult]], Path | None]:
-    """Run every aggregate whose marts exist; return check results per mart and the Data Docs index."""
+    """Run every aggregate whose marts exist; return check results per mart and the Data Docs index.
+    `bounds` are the rows of seed plausibility_bounds; when they could not be read (`bounds_problem`), every
+    bounded check is an error naming why."""
     runner = GxRunner(gx_root, docs_dir)
     results: dict[str, list[CheckResult]] = {}
-    for agg in aggregates(params):
+    bounds = bounds or {}
+    for agg in aggregates(build, bounds):
         if agg.mart not in present:
             continue
+        if bounds_problem:
+            agg = replace(agg, expectations=tuple(replace(e, problem=bounds_problem) if e.name in BOUNDED_CHECKS else e
+                                                  for e in agg.expectations))
         missing = [r for r in agg.requires if r not in present]
         if missing:
-            results.setdefault(agg.mart, []).append(
-                CheckResult("gx", agg.name, "error", "error", detail=f"cannot run: mart(s) {', '.join(missing)} missing")
-            )
+            results.setdefault(agg.mart, []).extend(
+                CheckResult("gx", e.name, "error", "error", column_name=e.column,
+                            detail=f"cannot run: mart(s) {', '.join(missing)} missing") for e in agg.expectations)
             continue
         if progress:
             progress(f"GX {agg.mart}.{agg.name}")
         try:
-            frame = con.sql(agg.sql).df()
+            frame = con.execute(agg.sql, list(agg.params)).df() if agg.params else con.sql(agg.sql).df()
         except duckdb.Error as exc:
-            results.setdefault(agg.mart, []).append(
-                CheckResult("gx", agg.name, "error", "error", detail=f"aggregate query failed: {exc}")
-            )
+            results.setdefault(agg.mart, []).extend(
+                CheckResult("gx", e.name, "error", "error", column_name=e.column, detail=f"aggregate query failed: {exc}")
+                for e in agg.expectations)
             continue
         results.setdefault(agg.mart, []).extend(runner.run(agg, frame))
+    for name in unknown_bounds(bounds):
+        for mart in sorted(present & set(BOUNDED_CHECKS.values())):
+            results.setdefault(mart, []).append(CheckResult(
+                "gx", BOUNDS_SEED, "error", "error",
+                detail=f"seed {BOUNDS_SEED} has a row with check_name {name!r}, which is no check of mignet; "
+                       f"the checks are {', '.join(BOUNDED_CHECKS)}"))
     docs = runner.build_docs()
     return results, docs

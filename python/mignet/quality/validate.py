@@ -2,11 +2,14 @@
 contracts and the GX suites, write one certification record per mart into the warehouse, and write the
 quality report.
 
-A mart is certified only when every error-severity check passed: its content is what the build wrote (the
-build recorded its content hash, so dbt's results describe exactly these rows), its dbt model built, every
-dbt test and unit test of it passed, and every pandera and GX check of severity error passed. The record
-holds the row count and the content hash at validation time, so a later change is detected by readers.
-The settings the checks need (periods, groups, thresholds) are those the build recorded in the warehouse.
+Each rule has one engine (docs/quality.md): dbt tests own keys, relationships, allowed values, row rules
+and rules between marts (run by the build, read here from its run_results.json); pandera owns the types and
+nullability of the frames the Python stages read; GX owns distributions and plausibility. A mart is
+certified only when every error-severity check passed: its content is what the build wrote (the build
+recorded its content hash, so dbt's results describe exactly these rows), its dbt model built, every dbt
+test and unit test of it passed, and every pandera and GX check of severity error passed. The record holds
+the row count and the content hash at validation time, so a later change is detected by readers. The
+settings the checks need (years, income groups, plausibility bands) are those the build recorded.
 """
 
 from __future__ import annotations
@@ -17,14 +20,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from mignet import db, parallel
+from mignet import db
 from mignet.quality.dbt_results import DbtBuild, artifacts_of_build, load_dbt_build
 from mignet.quality.store import Certification, CheckResult, ensure_schema, write_certification
 from mignet.settings import Settings
 from mignet.warehouse import MART_SCHEMA, BuildSettingsError, Warehouse, WarehouseBusyError  # noqa: F401
-
-# below this many mart rows in all, starting pandera worker processes costs more than it saves
-PARALLEL_PANDERA_ROWS = 2_000_000
 
 
 @dataclass
@@ -57,12 +57,10 @@ def validate(
     progress=None,
     artifacts_dir: Path | None = None,
     run_gx: bool = True,
-    workers: int | None = None,
     batch_rows: int | None = None,
 ) -> ValidationResult:
-    """Validate and certify every mart. `workers` processes validate the pandera contracts of large marts
-    (default: one per core when the marts hold at least PARALLEL_PANDERA_ROWS rows, else none), in batches of
-    `batch_rows` rows (default schemas.BATCH_ROWS)."""
+    """Validate and certify every mart. The pandera frame contracts stream each frame in batches of
+    `batch_rows` rows (default schemas.BATCH_ROWS), while the GX suites run in a second thread."""
     say = progress or (lambda message: None)
     warehouse = Warehouse(settings)
     warehouse.require()
@@ -73,8 +71,6 @@ def validate(
             build, build_problem = None, str(exc)
         present = {t for (t,) in con.execute(
             "select table_name from information_schema.tables where table_schema = ?", [MART_SCHEMA]).fetchall()}
-        total_rows = sum(int(con.execute(f"select count(*) from {db.qualified(MART_SCHEMA, t)}").fetchall()[0][0])
-                         for t in present)
     build_id = build.build_id if build else "unknown"
     dbt = _dbt_results(settings, build.build_id if build else None, artifacts_dir)
     say(f"dbt build {dbt.build_id} ({dbt.artifacts_dir or 'no run_results.json'})")
@@ -82,24 +78,14 @@ def validate(
     marts = sorted(set(dbt.contracts) | set(build.marts if build else ()) | present)
     paths = quality_paths(settings)
     started = datetime.now(timezone.utc)
-
-    # pandera is single-threaded Python: with a large warehouse, the batches of every mart larger than one
-    # batch go to worker processes, started (forked) now, before DuckDB is opened and the GX thread starts.
-    if workers is None:
-        workers = parallel.default_workers() if total_rows >= PARALLEL_PANDERA_ROWS else 0
-    process_pool = parallel.process_pool(workers) if workers > 0 and build is not None else None
-    try:
-        with warehouse.connect(read_only=False) as con:
-            return _validate_open(con, settings, build, build_problem, build_id, marts, present, dbt, paths,
-                                  started, say, run_gx, process_pool, batch_rows)
-    finally:
-        if process_pool is not None:
-            process_pool.shutdown(wait=True, cancel_futures=True)
+    with warehouse.connect(read_only=False) as con:
+        return _validate_open(con, settings, build, build_problem, build_id, marts, present, dbt, paths,
+                              started, say, run_gx, batch_rows)
 
 
 def _validate_open(con, settings, build, build_problem, build_id, marts, present, dbt, paths, started, say, run_gx,
-                   process_pool, batch_rows) -> ValidationResult:
-    """The body of `validate` on an open read-write connection (and an optional worker pool)."""
+                   batch_rows) -> ValidationResult:
+    """The body of `validate` on an open read-write connection."""
     ensure_schema(con)
     checks: dict[str, list[CheckResult]] = {m: [] for m in marts}
     sizes: dict[str, tuple[int | None, str | None]] = {}
@@ -119,8 +105,7 @@ def _validate_open(con, settings, build, build_problem, build_id, marts, present
 
     gx_docs = None
     if build is not None:
-        gx_docs = _run_checks(con, settings, build, marts, present, sizes, checks, paths, say, run_gx, process_pool,
-                              batch_rows)
+        gx_docs = _run_checks(con, build, marts, present, sizes, checks, paths, say, run_gx, batch_rows)
 
     certifications: dict[str, Certification] = {}
     checked_at = datetime.now(timezone.utc)
@@ -165,30 +150,31 @@ def _content_matches_build(build, mart: str, n: int, digest: str) -> CheckResult
     return CheckResult("warehouse", "content_matches_build", "error", "pass", failing_count=0)
 
 
-def _run_checks(con, settings, build, marts, present, sizes, checks, paths, say, run_gx, process_pool, batch_rows):
-    from mignet.quality.schemas import BATCH_ROWS, mart_models, validate_mart
+def _run_checks(con, build, marts, present, sizes, checks, paths, say, run_gx, batch_rows):
+    from mignet.quality.schemas import BATCH_ROWS, FRAMES, validate_frame
 
     batch_rows = batch_rows or BATCH_ROWS
     # The GX suites (aggregate queries in DuckDB, then GX on small pandas frames) run in a second thread on
-    # their own cursor while pandera validates the marts batch by batch here: the two use different cores.
+    # their own cursor while pandera validates the frames batch by batch here: the two use different cores.
     gx_job = gx_thread = None
     if run_gx:
         from mignet.quality.expectations import run_expectations
 
+        try:
+            bounds, bounds_problem = build.plausibility_bounds(con), None
+        except BuildSettingsError as exc:
+            bounds, bounds_problem = None, str(exc)
         gx_thread = ThreadPoolExecutor(max_workers=1)
-        gx_job = gx_thread.submit(run_expectations, db.cursor(con), build, present, paths["gx_root"], paths["gx_docs"], say)
+        gx_job = gx_thread.submit(run_expectations, db.cursor(con), build, bounds, present, paths["gx_root"],
+                                  paths["gx_docs"], say, bounds_problem)
     try:
-        models = mart_models(build)
         for mart in marts:
-            if mart not in present or mart not in models:
+            if mart not in present or mart not in FRAMES:
                 continue
             say(f"pandera {mart} ({sizes[mart][0]:,} rows)")
             try:
-                n_rows = sizes[mart][0] or 0
-                pool = process_pool if n_rows > batch_rows else None
-                checks[mart].extend(validate_mart(con, mart, models[mart], n_rows, batch_rows=batch_rows,
-                                                  pool=pool, params=build))
-            except Exception as exc:  # a rule that crashes is a failed check, never a silent pass
+                checks[mart].extend(validate_frame(con, FRAMES[mart], sizes[mart][0] or 0, batch_rows=batch_rows))
+            except Exception as exc:  # a contract that crashes is a failed check, never a silent pass
                 checks[mart].append(
                     CheckResult("pandera", "validation_run", "error", "error",
                                 detail=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}")

@@ -162,6 +162,18 @@ class IncomeGroup:
 
 
 @dataclass(frozen=True)
+class PlausibilityBound:
+    """One row of seed plausibility_bounds: the band of one plausibility check of `mignet validate` (either
+    bound may be open) and the severity of a value outside it."""
+
+    check_name: str
+    lower: float | None
+    upper: float | None
+    severity: str
+    description: str
+
+
+@dataclass(frozen=True)
 class RecordedTable:
     schema: str
     table: str
@@ -237,6 +249,19 @@ class BuildSettings:
                 f"seed table {entry.schema}.{entry.table} changed after the build wrote it ({entry.n_rows} rows, "
                 f"hash {entry.content_hash}; now {n} rows, hash {digest}): rebuild the warehouse")
         return db.qualified(entry.schema, entry.table)
+
+    def plausibility_bounds(self, con) -> dict[str, PlausibilityBound]:
+        """The bands of the plausibility checks by check name: seed plausibility_bounds as this build wrote it
+        (refused with BuildSettingsError when the build did not record it or it changed since). Read only by
+        validation, so a warehouse without the seed still gives its other settings."""
+        relation = self._seed_relation(self.recorded, con, "plausibility_bounds")
+        columns = ", ".join(db.quote_ident(c) for c in ("check_name", "lower", "upper", "severity", "description"))
+        rows = con.execute(f"select {columns} from {relation} order by check_name").fetchall()
+        return {
+            str(name): PlausibilityBound(str(name), None if lower is None else float(lower),
+                                         None if upper is None else float(upper), str(severity), str(description or ""))
+            for name, lower, upper, severity, description in rows
+        }
 
     # -- the vars -----------------------------------------------------------------------------------------
     def var(self, name: str):
