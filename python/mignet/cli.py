@@ -1,11 +1,21 @@
 """The `mignet` command line. Each subcommand lives beside the code it drives and is imported only when
-used, so `mignet --help` is fast and one broken area does not take the others down."""
+used, so `mignet --help` is fast and one broken area does not take the others down.
+
+Commands that write the data folder or the warehouse run holding the data folder (`WRITES_DATA_FOLDER`,
+`mignet.locking`): a second one on the same folder is refused with a message naming the first (exit status
+75), and the first to start removes what killed runs left behind."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
+from pathlib import Path
+from typing import Callable
 
 import click
+
+from mignet.settings import Settings
 
 # name -> (module, attribute, one-line help shown in `mignet --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -22,6 +32,55 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _always(params: dict, settings: Settings) -> bool:
+    return True
+
+
+def _generate_writes_data_folder(params: dict, settings: Settings) -> bool:
+    """`mignet generate` writes the data folder's raw extract (the default --out) or into the data folder;
+    a register generated elsewhere concerns no run."""
+    out = Path(params["out"]).resolve() if params.get("out") is not None else settings.raw_dir.resolve()
+    data_dir = settings.data_dir.resolve()
+    return out == settings.raw_dir.resolve() or out == data_dir or data_dir in out.parents
+
+
+# Commands that write the data folder or the warehouse: they run holding the data folder's lock
+# (mignet.locking), which also removes what killed runs left there. name -> does this invocation write it?
+WRITES_DATA_FOLDER: dict[str, Callable[[dict, Settings], bool]] = {
+    "generate": _generate_writes_data_folder,
+    "build": _always,
+    "validate": _always,
+    "publish": _always,
+    "fit": _always,
+    "gof": _always,
+    "report": _always,
+    "run": _always,
+}
+# Commands that only read: they never wait for, nor refuse because of, a running writer.
+READ_ONLY = frozenset({"check-raw", "scenario"})
+
+
+def holding_the_data_folder(name: str, command: click.Command) -> click.Command:
+    """A copy of `command` whose callback runs under the data folder's lock when WRITES_DATA_FOLDER says
+    this invocation writes it."""
+    writes = WRITES_DATA_FOLDER[name]
+    callback = command.callback
+
+    @functools.wraps(callback)
+    def locked(*args, **kwargs):
+        from mignet.locking import hold_data_folder
+
+        settings = Settings.from_env()
+        if not writes(click.get_current_context().params, settings):
+            return callback(*args, **kwargs)
+        with hold_data_folder(settings, progress=lambda message: click.echo(message, err=True)):
+            return callback(*args, **kwargs)
+
+    wrapped = copy.copy(command)
+    wrapped.callback = locked
+    return wrapped
+
+
 class LazyGroup(click.Group):
     def list_commands(self, ctx):
         return list(COMMANDS)
@@ -30,7 +89,8 @@ class LazyGroup(click.Group):
         if name not in COMMANDS:
             return None
         module, attr, _ = COMMANDS[name]
-        return getattr(importlib.import_module(module), attr)
+        command = getattr(importlib.import_module(module), attr)
+        return holding_the_data_folder(name, command) if name in WRITES_DATA_FOLDER else command
 
     def format_commands(self, ctx, formatter):
         rows = [(name, help_) for name, (_, _, help_) in COMMANDS.items()]
