@@ -1,7 +1,7 @@
 """`mignet run`: the whole pipeline in one command, skipping what is up to date.
 
 Stages: generate (only without --raw-dir) -> check-raw -> build (dbt) -> validate (certify) -> fit -> gof ->
-publish -> report. Publishing comes after the models so that a release carries the estimates fitted on
+counts -> publish -> report. Publishing comes after the models so that a release carries the estimates fitted on
 exactly the marts it holds. If validation refuses a mart the run stops before the models, pointing to the
 quality report.
 
@@ -172,6 +172,7 @@ INPUTS: dict[str, Callable[[RunContext], object]] = {
     "n_sim": lambda ctx: ctx.gof_sims,
     "gof_seed": lambda ctx: GOF_SEED,
     "gof": lambda ctx: ctx.output("gof", "content_hash"),
+    "counts": lambda ctx: ctx.output("counts", "content_hashes"),
     "release_id": lambda ctx: ctx.output("publish", "release_id"),
     "polygons": _reference_polygons,
 }
@@ -250,6 +251,15 @@ def out_gof(ctx, outputs):
     return _results_reason(ctx, "model_gof", outputs.get("content_hash"))
 
 
+def out_counts(ctx, outputs):
+    hashes = outputs.get("content_hashes") or {}
+    for table in ("count_estimates", "period_change_tests"):
+        reason = _results_reason(ctx, table, hashes.get(table))
+        if reason:
+            return reason
+    return None
+
+
 def out_publish(ctx, outputs):
     current = ctx.settings.releases_dir / "current"
     if not current.exists():
@@ -299,7 +309,7 @@ def run_build(ctx, say):
 
     result = build_warehouse(ctx.settings, dbt_vars=ctx.dbt_vars or None, progress=say)
     if not result.ok:
-        where = [str(p) for p in (result.run_results_path, getattr(result, "log_path", None)) if p]
+        where = [str(p) for p in (result.run_results_path, result.log_path) if p is not None and p.is_file()]
         raise StageFailed(
             f"dbt build failed (build {result.build_id}); the previous warehouse stays in place."
             + ("\n  " + "\n  ".join(result.failures[:10]) if result.failures else "")
@@ -355,6 +365,14 @@ def run_gof_stage(ctx, say):
     return {"rows": int(len(gof)), "n_sim": ctx.gof_sims, "content_hash": _results_hash(ctx, "model_gof")}
 
 
+def run_counts_stage(ctx, say):
+    from mignet.network.pooled import CHANGE_TESTS, COUNT_ESTIMATES, run_counts
+
+    run = run_counts(ctx.settings, progress=say)
+    return {"content_hashes": {t: _results_hash(ctx, t) for t in (COUNT_ESTIMATES, CHANGE_TESTS)},
+            "rows": {COUNT_ESTIMATES: int(len(run.estimates)), CHANGE_TESTS: int(len(run.tests))}}
+
+
 def run_publish(ctx, say):
     from mignet.quality.publish import publish
 
@@ -381,10 +399,12 @@ STAGES = [
     Stage("fit", "fit the ERGMs", "mignet.network.fit", ("certifications", "fit_method"), run_fit, out_fit),
     Stage("gof", "goodness of fit by simulation", "mignet.network.gof", ("estimates", "n_sim", "gof_seed"),
           run_gof_stage, out_gof),
+    Stage("counts", "count models and pooled tests of change", "mignet.network.pooled", ("certifications",),
+          run_counts_stage, out_counts),
     Stage("publish", "publish certified marts and model estimates", "mignet.quality.publish",
-          ("certifications", "estimates", "gof"), run_publish, out_publish),
+          ("certifications", "estimates", "gof", "counts"), run_publish, out_publish),
     Stage("report", "write the analysis report", "mignet.report.models",
-          ("estimates", "gof", "certifications", "release_id", "polygons"), run_report, out_report),
+          ("estimates", "gof", "counts", "certifications", "release_id", "polygons"), run_report, out_report),
 ]
 
 
@@ -396,7 +416,21 @@ def _echo(message: str = "", **kw) -> None:
 
 def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: dict | None = None,
                  force: bool = False, echo: Callable[[str], None] = _echo, result: dict | None = None,
-                 until: str | None = None, gof_sims: int = GOF_SIMULATIONS) -> dict:
+                 until: str | None = None, gof_sims: int = GOF_SIMULATIONS, rerun_from: str | None = None) -> dict:
+    """Run the stages in order (`force`: every stage reruns; `rerun_from`: that stage and every later one
+    rerun, the earlier ones only if out of date), holding the data folder (`mignet.locking`: one run per data folder at a
+    time, refused with DataFolderBusyError naming the other; the first to hold it removes what killed runs
+    left behind). Returns (and fills `result`) as `_run_stages`."""
+    from mignet.locking import hold_data_folder
+
+    with hold_data_folder(settings, progress=echo):
+        return _run_stages(settings, generate, generator, dbt_vars=dbt_vars, force=force, echo=echo,
+                           result=result, until=until, gof_sims=gof_sims, rerun_from=rerun_from)
+
+
+def _run_stages(settings: Settings, generate: bool, generator: dict, dbt_vars: dict | None = None,
+                force: bool = False, echo: Callable[[str], None] = _echo, result: dict | None = None,
+                until: str | None = None, gof_sims: int = GOF_SIMULATIONS, rerun_from: str | None = None) -> dict:
     """Run the stages in order. Returns (and fills `result`, when given, as it goes) {"stages": {stage:
     {"status", "elapsed_s", "reason"}}, "outputs", "elapsed_s"}. Raises StageFailed when a stage stops the
     run; the stages that finished stay recorded and are skipped next time."""
@@ -406,10 +440,13 @@ def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: 
     ctx = RunContext(settings=settings, state=state, generate=generate, generator=generator,
                      dbt_vars=dict(dbt_vars or {}), force=force, gof_sims=gof_sims)
     stages = [s for s in STAGES if generate or s.name != "generate"]
+    names = [s.name for s in stages]
+    for option, stage_name in (("--until", until), ("--from", rerun_from)):
+        if stage_name is not None and stage_name not in names:
+            raise click.BadParameter(f"{stage_name!r} is not a stage of this run ({', '.join(names)})",
+                                     param_hint=option)
+    forced = set(names if force else names[names.index(rerun_from):] if rerun_from else ())
     if until is not None:
-        names = [s.name for s in stages]
-        if until not in names:
-            raise click.BadParameter(f"{until!r} is not a stage of this run ({', '.join(names)})", param_hint="--until")
         stages = stages[: names.index(until) + 1]
 
     def remember_run() -> None:
@@ -431,8 +468,8 @@ def run_pipeline(settings: Settings, generate: bool, generator: dict, dbt_vars: 
             fingerprint = stage.fingerprint(ctx)
             recorded = state.stage(stage.name)
             reason = None
-            if force:
-                reason = "--force"
+            if stage.name in forced:
+                reason = "--force" if force else f"--from {rerun_from}"
             elif state.failure(stage.name):
                 reason = f"it failed last time: {state.failure(stage.name)}"
             else:
@@ -517,10 +554,12 @@ def print_summary(settings: Settings, result: dict, echo=_echo) -> None:
 @click.option("--gof-sims", type=click.IntRange(min=2), default=GOF_SIMULATIONS, show_default=True,
               help="Simulations per network for the goodness of fit (fewer is faster, with wider bands).")
 @click.option("--force", is_flag=True, help="Rerun every stage even when it is up to date.")
+@click.option("--from", "rerun_from", type=click.Choice([s.name for s in STAGES]),
+              help="Rerun this stage and every later one, e.g. --from fit after changing the models' code.")
 @click.option("--until", type=click.Choice([s.name for s in STAGES]), help="Stop after this stage.")
 @click.pass_context
-def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force, until):
-    """Everything end to end: generate, check, build, validate, fit, gof, publish, reports.
+def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force, rerun_from, until):
+    """Everything end to end: generate, check, build, validate, fit, gof, counts, publish, reports.
 
     \b
     Without --raw-dir a synthetic register is generated into $MIGNET_RAW_DIR (default data/raw).
@@ -551,7 +590,7 @@ def run(ctx, raw_dir, scale, seed, geography, faults, dbt_vars, gof_sims, force,
     result: dict = {"stages": {}}
     try:
         run_pipeline(settings, generate=raw_dir is None, generator=generator, dbt_vars=overrides,
-                     force=force, result=result, until=until, gof_sims=gof_sims)
+                     force=force, result=result, until=until, gof_sims=gof_sims, rerun_from=rerun_from)
     except StageFailed:
         print_summary(settings, result)
         click.echo("mignet run stopped; the stages that finished are kept and will be skipped next time.", err=True)

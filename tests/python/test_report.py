@@ -48,6 +48,42 @@ def test_report_is_self_contained_and_shows_the_planted_finding(synthetic_report
     assert page.count('<h3 id="table-') == 8
 
 
+def test_binary_and_count_models_side_by_side_flag_the_planted_disagreement(synthetic_report):
+    _, page = synthetic_report
+    section = page.split('<h2 id="counts">')[1].split('<h2 id="scenarios">')[0]
+    assert "Binary and count models side by side" in page and 'href="#counts"' in page
+    # 31-55 during covid: the binary density effect is +0.55***, the count model's -0.40*** (COUNT_DENSITY)
+    table = section.split("<h3>Age band 31-55</h3>")[1].split("</table>")[0]
+    covid = re.search(r'<tr><td class="label">covid</td>(.*?)</tr>', table, re.S).group(1)
+    assert "0.550***" in covid and "-0.400***" in covid
+    assert '<td class="label disagree">sign differs' in covid
+    assert "<b>1</b> disagree in\nsign" in section
+    # the fixture's alternative count models follow the binary estimate there, so they contradict the main
+    # count model, and the cell says so; nowhere else does anything differ in sign
+    assert "Poisson PML, node covariates: sign differs; negative binomial, node covariates: sign differs" in covid
+    assert section.count("sign differs") == 3
+
+
+def test_pooled_tests_replace_the_naive_change_and_stand_beside_it(synthetic_report):
+    _, page = synthetic_report
+    density = page.split("<h3>Density difference: change between periods</h3>")[1].split("<h3>")[0]
+    assert "Tested in the ERGM stacked over the periods" in density
+    assert "<th>ERGM, pooled</th><th>naive (independent)</th><th>count model, pooled</th>" in density
+    # the planted distance change of all movers: naive z = 0.05 / (0.04 sqrt 2) = 0.9, pooled 0.3 times that s.e.
+    distance = page.split("<h3>Distance: change between periods</h3>")[1].split("<h3>")[0]
+    row = re.search(r'<tr><td class="label">all movers</td>(.*?)</tr>', distance, re.S).group(1)
+    assert '<td class="sig-up">+0.050 (z = +2.9)</td>' in row and '<td class="sub">+0.050 (z = +0.9)</td>' in row
+    assert re.search(r"From <b>pre covid</b> to <b>covid</b>:.*Only the pooled test finds all movers", distance)
+
+
+def test_without_count_results_the_change_table_says_it_is_naive(tmp_path):
+    settings = make_synthetic(tmp_path, counts=False)
+    page = _page(settings)
+    assert 'id="counts"' not in page
+    assert "Periods treated as independent (naive z)" in page and "mignet fit --counts" in page
+    assert "+0.500 (z = +8.8)" in page
+
+
 def test_methods_come_from_the_warehouse(synthetic_report):
     settings, page = synthetic_report
     con = duckdb.connect(str(settings.warehouse), read_only=True)

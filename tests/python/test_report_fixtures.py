@@ -23,6 +23,15 @@ TERMS = ["edges", "mutual", "edgecov:density_diff_per_1000", "edgecov:distance_1
 # A planted finding: 31-55 turn toward sparser destinations during covid (density effect rises by 0.5).
 PLANTED_DENSITY = {("pre_covid", "31-55"): 0.05, ("covid", "31-55"): 0.55, ("post_covid", "31-55"): 0.10}
 NO_MLE = ("post_covid", "income_group", "high")  # the mutual term's MLE does not exist here
+# The distance effect of all movers weakens a little from pre covid to covid: too little for the naive
+# comparison, but the pooled test (its pair-clustered covariance makes the two periods' estimates strongly
+# correlated, so the difference is precise) finds it.
+PLANTED_DISTANCE = {("pre_covid", "all"): -0.60, ("covid", "all"): -0.55}
+POOLED_SE_FACTOR = {"density": 1.0, "distance": 0.3}
+# A planted disagreement: the count model finds 31-55 moving toward denser places during covid, while the
+# binary model's density effect for them is strongly positive (PLANTED_DENSITY).
+COUNT_DENSITY = {("covid", "31-55"): -0.40}
+COUNT_MODELS = ("ppml_origin_fe", "ppml_node_covariates", "negbin_node_covariates")
 
 
 def real_municipalities(reference_dir: Path) -> pd.DataFrame:
@@ -49,7 +58,75 @@ def synthetic_municipalities(n: int, rng: np.random.Generator) -> pd.DataFrame:
     })
 
 
-def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int = 7) -> None:
+def _p(z: float) -> float:
+    from scipy.stats import norm
+
+    return float(2 * norm.sf(abs(z)))
+
+
+def _write_count_results(con, estimates: pd.DataFrame) -> None:
+    """results.count_estimates and results.period_change_tests in the layout `mignet fit --counts` writes:
+    the count models follow the binary estimates (same sign and size) except COUNT_DENSITY; the pooled tests
+    are the differences of the estimates with POOLED_SE_FACTOR times the naive standard error."""
+    from mignet.network.pooled import CHANGE_TEST_COLUMNS, COUNT_ESTIMATE_COLUMNS
+
+    terms = {"edgecov:density_diff_per_1000": "density_diff_per_1000", "edgecov:distance_10km": "log_distance_km"}
+    binary = estimates[estimates["term"].isin(list(terms))]
+    rows = []
+    for model in COUNT_MODELS:
+        for r in binary.itertuples():
+            est = COUNT_DENSITY.get((r.period_label, r.group_value), r.estimate) \
+                if r.term == "edgecov:density_diff_per_1000" and model == "ppml_origin_fe" else r.estimate
+            se = 0.05
+            z = est / se
+            rows.append({"network_id": r.network_id, "period_label": r.period_label, "group_type": r.group_type,
+                         "group_value": r.group_value, "model": model, "family": "negbin" if "negbin" in model else "poisson",
+                         "fixed_effects": "origin" if "origin" in model else "none", "term": terms[r.term],
+                         "estimate": est, "std_error": se, "z": z, "p_value": _p(z),
+                         "stars": "***" if abs(z) > 3.29 else "**" if abs(z) > 2.58 else "*" if abs(z) > 1.96 else "",
+                         "ci_low": est - 1.96 * se, "ci_high": est + 1.96 * se, "std_error_model": 0.02,
+                         "std_error_cr1": 0.045, "vcov": "CR3 by unordered pair",
+                         "rate_ratio": float(np.exp(est)), "dispersion": 0.4 if "negbin" in model else None,
+                         "n_obs": 1560, "n_dropped": 0, "n_moves": 9000.0, "n_clusters": 780,
+                         "n_fixed_effects": 40 if "origin" in model else 0, "loglik": -4321.0, "converged": True,
+                         "iterations": 6, "engine": "profiled", "certification_id": "cert-dyads-1",
+                         "fitted_at": pd.Timestamp("2024-05-01 12:00:00")})
+    counts = pd.DataFrame(rows)[COUNT_ESTIMATE_COLUMNS]
+    tests = []
+    periods = [p for p, _, _ in PERIODS]
+    for model, frame, effects in (("ergm", estimates, {"density": "edgecov:density_diff_per_1000", "distance": "edgecov:distance_10km"}),
+                                  ("ppml_origin_fe", counts[counts["model"] == "ppml_origin_fe"],
+                                   {"density": "density_diff_per_1000", "distance": "log_distance_km"})):
+        for gt, gv in GROUPS:
+            for effect, term in effects.items():
+                sub = frame[(frame["group_type"] == gt) & (frame["group_value"] == gv) & (frame["term"] == term)]
+                by = sub.set_index("period_label")
+                for a, b in zip(periods, periods[1:]):
+                    diff = float(by.loc[b, "estimate"] - by.loc[a, "estimate"])
+                    naive = float(np.hypot(by.loc[a, "std_error"], by.loc[b, "std_error"]))
+                    se = POOLED_SE_FACTOR[effect] * naive
+                    tests.append({"model": model, "group_type": gt, "group_value": gv, "effect": effect, "term": term,
+                                  "contrast": f"{b} - {a}", "period_from": a, "period_to": b,
+                                  "estimate_from": by.loc[a, "estimate"], "estimate_to": by.loc[b, "estimate"],
+                                  "std_error_from": by.loc[a, "std_error"], "std_error_to": by.loc[b, "std_error"],
+                                  "difference": diff, "std_error": se, "z": diff / se, "chi2": (diff / se) ** 2, "df": 1,
+                                  "p_value": _p(diff / se), "stars": "", "correlation": 0.5,
+                                  "std_error_independent": naive, "z_independent": diff / naive,
+                                  "chi2_independent": (diff / naive) ** 2, "p_value_independent": _p(diff / naive)})
+                tests.append({"model": model, "group_type": gt, "group_value": gv, "effect": effect, "term": term,
+                              "contrast": "all periods equal", "period_from": periods[0], "period_to": periods[-1],
+                              "chi2": 4.0, "df": 2, "p_value": 0.1353, "chi2_independent": 2.0,
+                              "p_value_independent": 0.3679})
+    tests = pd.DataFrame(tests).reindex(columns=CHANGE_TEST_COLUMNS)
+    tests["n_clusters"], tests["vcov"], tests["certification_id"] = 780, "pair-clustered sandwich", "cert-dyads-1"
+    tests["tested_at"] = pd.Timestamp("2024-05-01 12:00:00")
+    con.register("counts_frame", counts)
+    con.execute("create table results.count_estimates as select * from counts_frame")
+    con.register("tests_frame", tests)
+    con.execute("create table results.period_change_tests as select * from tests_frame")
+
+
+def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int = 7, counts: bool = True) -> None:
     rng = np.random.default_rng(seed)
     con = duckdb.connect(str(path))
     for schema in ("marts", "results", "quality"):
@@ -78,8 +155,9 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
     for period, _, _ in PERIODS:
         for gt, gv in GROUPS:
             density = PLANTED_DENSITY.get((period, gv), 0.12 + rng.normal(0, 0.02))
+            distance = PLANTED_DISTANCE.get((period, gv), -0.6 + rng.normal(0, 0.02))
             values = {"edges": -4.0 + rng.normal(0, 0.1), "mutual": 2.5 + rng.normal(0, 0.1),
-                      "edgecov:density_diff_per_1000": density, "edgecov:distance_10km": -0.6 + rng.normal(0, 0.02)}
+                      "edgecov:density_diff_per_1000": density, "edgecov:distance_10km": distance}
             for term in TERMS:
                 est, se, exists = values[term], 0.04 if term != "mutual" else 0.15, True
                 if (period, gt, gv) == NO_MLE and term == "mutual":
@@ -97,6 +175,8 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
                 })
     con.register("est", pd.DataFrame(rows))
     con.execute("create table results.model_estimates as select * from est")
+    if counts:
+        _write_count_results(con, pd.DataFrame(rows))
 
     gof = []
     for period, _, _ in PERIODS:
@@ -166,6 +246,9 @@ def write_fixture_warehouse(path: Path, municipalities: pd.DataFrame, seed: int 
     certs = certify(con)
     inputs = {m: certs[m] for m in ("dim_network", "mart_network_dyads")}
     estimates_hash = record_results(con, "model_estimates", inputs)
+    if counts:
+        for table in ("count_estimates", "period_change_tests"):
+            record_results(con, table, {**inputs, "dim_municipality_year": certs["dim_municipality_year"]})
     record_results(con, "model_gof", {**inputs, "results.model_estimates": estimates_hash})
     con.close()
 
@@ -195,9 +278,9 @@ def make_real(base: Path) -> Settings:
     return settings
 
 
-def make_synthetic(base: Path) -> Settings:
+def make_synthetic(base: Path, counts: bool = True) -> Settings:
     settings = fixture_settings(base, base / "no_reference")
-    write_fixture_warehouse(settings.warehouse, synthetic_municipalities(40, np.random.default_rng(3)))
+    write_fixture_warehouse(settings.warehouse, synthetic_municipalities(40, np.random.default_rng(3)), counts=counts)
     return settings
 
 

@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from mignet.pipeline import code_closure, run
 from mignet.runstate import RunState, differences, files_fingerprint
 
-STAGES = ["generate", "check-raw", "build", "validate", "fit", "gof", "publish", "report"]
+from mignet.pipeline import STAGES as PIPELINE_STAGES  # noqa: E402
+
+STAGES = [stage.name for stage in PIPELINE_STAGES]
 
 
 def _statuses(output: str) -> dict[str, str]:
@@ -70,6 +72,13 @@ def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
     assert _statuses(fourth.output) == {**{s: "up to date" for s in STAGES}, "gof": "ran", "publish": "ran",
                                         "report": "ran"}
     assert "runs (n_sim 10 -> 12)" in fourth.output
+
+    # --from reruns that stage and every later one, and nothing before it
+    fifth = runner.invoke(run, [*args[:-1], "12", "--from", "gof"])
+    assert fifth.exit_code == 0, fifth.output
+    later = STAGES[STAGES.index("gof"):]
+    assert _statuses(fifth.output) == {**{s: "up to date" for s in STAGES}, **{s: "ran" for s in later}}
+    assert "gof: goodness of fit by simulation ... runs (--from gof)" in fifth.output
     assert "publish: publish certified marts and model estimates ... runs (gof changed)" in fourth.output
 
 

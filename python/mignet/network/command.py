@@ -20,15 +20,27 @@ def _refusals():
 @click.command("fit")
 @click.option("--method", type=click.Choice(["mle", "mple"]), default="mle", show_default=True,
               help="mle: exact maximum likelihood; mple: ergm's maximum pseudo-likelihood (for comparison).")
-def fit(method):
+@click.option("--counts", is_flag=True,
+              help="Also fit the count models of n_moves (Poisson PML, negative binomial) and the pooled tests of "
+                   "change between periods; write results.count_estimates and results.period_change_tests.")
+@click.option("--counts-only", is_flag=True,
+              help="Only the count models and the pooled tests (results.model_estimates is left as it is).")
+def fit(method, counts, counts_only):
     """Fit the ERGM of every network (each period x all movers, each age band, each income group of the
     seeds: marts.dim_network) on the certified network dyads; write results.model_estimates and the appendix
-    tables (reports/models/tables/)."""
+    tables (reports/models/tables/). With --counts, also the count (gravity) models per network and the Wald
+    tests, pooled over the periods with pair-clustered standard errors, of whether the density and distance
+    effects changed (they refit the exact ERGM: their sandwich needs its scores, whatever --method says)."""
     from mignet.network.fit import fit_all
 
     settings = Settings.from_env()
     try:
-        fit_all(settings, method=method, progress=_progress)
+        if not counts_only:
+            fit_all(settings, method=method, progress=_progress)
+        if counts or counts_only:
+            from mignet.network.pooled import run_counts
+
+            run_counts(settings, progress=_progress)
     except _refusals() as err:
         raise click.ClickException(f"mignet fit refused: {err}") from None
 

@@ -18,6 +18,8 @@ from mignet.warehouse import RESULTS_SCHEMA, Warehouse, WarehouseError
 from mignet.warehouse.build_settings import BuildSettings
 
 RUN_STATE_FILE = "run_state.json"
+# results of `mignet fit --counts` (the counts stage of `mignet run`), shown when present
+COUNT_RESULTS = ("count_estimates", "period_change_tests")
 REPORT_MARTS = ("dim_network", "dim_municipality", "dim_municipality_year", "fct_moves", "fct_incomes",
                 "mart_destination_shares", "mart_network_dyads")
 
@@ -41,6 +43,8 @@ class ReportInputs:
     scenario_pairs: list = field(default_factory=list)  # [(origin_nis, destination_nis)]
     scenario_why: str = ""
     scenario_dyads: pd.DataFrame | None = None  # dyad rows of the pairs, both directions, group `all`
+    counts: pd.DataFrame | None = None  # results.count_estimates (count models per network), when fitted
+    change_tests: pd.DataFrame | None = None  # results.period_change_tests (pooled Wald tests), when fitted
 
     @property
     def dbt_vars(self) -> dict:
@@ -63,10 +67,16 @@ def load_report_inputs(settings: Settings) -> ReportInputs:
         raise ReportInputError(f"no warehouse at {settings.warehouse}: run `mignet run` (or build, validate, fit) first")
     with warehouse.connect() as con:
         has_gof = table_exists(con, RESULTS_SCHEMA, "model_gof")
+        # the count results come as a pair (one stage writes both); one without the other is refused below
+        has_counts = any(table_exists(con, RESULTS_SCHEMA, t) for t in COUNT_RESULTS)
+    results = ("model_estimates", *(("model_gof",) if has_gof else ()), *(COUNT_RESULTS if has_counts else ()))
     try:
-        with warehouse.reading(marts=REPORT_MARTS,
-                               results=("model_estimates", *(("model_gof",) if has_gof else ()))) as (con, _):
-            return _load(con, settings, warehouse.build_settings(con))
+        with warehouse.reading(marts=REPORT_MARTS, results=results) as (con, _):
+            inputs = _load(con, settings, warehouse.build_settings(con))
+            if has_counts:
+                inputs.counts = con.execute(f"select * from {RESULTS_SCHEMA}.count_estimates").df()
+                inputs.change_tests = con.execute(f"select * from {RESULTS_SCHEMA}.period_change_tests").df()
+            return inputs
     except WarehouseError as exc:
         raise ReportInputError(f"the report reads only certified marts and current results: {exc}") from exc
 

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from mignet.network.counts import COUNT_SPECS, MAIN_SPEC
+from mignet.network.pooled import COUNT_EFFECTS, ERGM_EFFECTS, ERGM_MODEL
 from mignet.network.scenario import tie_probabilities
 from mignet.report import figures, maps
 from mignet.report.data import ReportInputs, load_report_inputs
@@ -32,6 +34,21 @@ COVARIATES = {
     "distance_10km": ("Distance", "straight-line distance between the municipalities' centroids, in units of 10 km"),
     "distance_km": ("Distance", "straight-line distance between the municipalities' centroids, in km"),
 }
+# The count models' terms, for labels: (label, unit of the coefficient)
+COUNT_TERMS = {
+    "density_diff_per_1000": ("Density difference", "log rate per 1,000 inhabitants/km² (origin minus destination)"),
+    "log_distance_km": ("Distance", "elasticity: % change in moves per 1 % more distance"),
+    "log_population_destination": ("Destination population", "elasticity"),
+    "log_population_origin": ("Origin population", "elasticity"),
+}
+BINARY_UNITS = {"density": "log odds per 1,000 inhabitants/km² (origin minus destination)",
+                "distance": "log odds per 10 km"}
+SPEC_LABELS = {
+    "ppml_origin_fe": "Poisson PML, origin fixed effects",
+    "ppml_node_covariates": "Poisson PML, node covariates",
+    "negbin_node_covariates": "negative binomial, node covariates",
+}
+ALPHA = 0.05
 STRUCTURAL_TERMS = {
     "edges": ("Edges", "the baseline log odds of a tie (the network's density)"),
     "mutual": ("Mutual", "the extra log odds of a tie i→j when j→i is also present (reciprocity)"),
@@ -155,11 +172,38 @@ def study_tables(inputs: ReportInputs, periods: list[str], group_order: dict[str
     return tables
 
 
+def _pooled_lookup(inputs: ReportInputs) -> dict:
+    """{(model, group_type, group_value, effect, period_from, period_to or None): test row} of the pooled
+    tests; the joint test ("all periods equal") under period_to None."""
+    tests = inputs.change_tests
+    if tests is None or tests.empty:
+        return {}
+    out = {}
+    for r in tests.to_dict("records"):
+        joint = r["contrast"] == "all periods equal"
+        out[(r["model"], r["group_type"], r["group_value"], r["effect"], r["period_from"],
+             None if joint else r["period_to"])] = r
+    return out
+
+
+def _change_cell(row: dict | None) -> dict:
+    if row is None or row.get("z") is None or not math.isfinite(float(row["z"])):
+        return {"text": "–", "significant": False, "direction": "", "z": None, "p": None}
+    diff, z, p = float(row["difference"]), float(row["z"]), float(row["p_value"])
+    return {"text": f"{diff:+.3f} (z = {z:+.1f})", "significant": bool(p < ALPHA),
+            "direction": "up" if diff > 0 else "down", "z": z, "p": p, "diff": diff}
+
+
 def findings(inputs: ReportInputs, periods: list[str], group_order: dict[str, list[str]], term: str) -> dict:
-    """Change of one term between consecutive periods for every group, with a z statistic for the
-    difference of two independent estimates (the networks of different periods are fitted separately)."""
+    """Change of one term between consecutive periods for every group. With the pooled tests
+    (results.period_change_tests) the change, its z and the summaries come from the stacked ERGM's
+    pair-clustered Wald test, and the count model's pooled test and the naive z that treats the periods as
+    independent stand beside it; without them only the naive z (labelled so)."""
     est = inputs.estimates[inputs.estimates["term"] == term]
     pairs = list(zip(periods, periods[1:]))
+    effect = next((e for e, t in ERGM_EFFECTS.items() if t == term), None)
+    pooled = _pooled_lookup(inputs) if effect else {}
+    has_pooled = bool(pooled)
     rows = []
     for gt in group_order:
         for gv in group_order[gt]:
@@ -174,18 +218,116 @@ def findings(inputs: ReportInputs, periods: list[str], group_order: dict[str, li
                     diff = float(sub.loc[b, "estimate"] - sub.loc[a, "estimate"])
                     se = math.hypot(float(sub.loc[a, "std_error"]), float(sub.loc[b, "std_error"]))
                     z = diff / se if se > 0 else float("nan")
-                    changes.append({"diff": diff, "z": z, "text": f"{diff:+.3f} (z = {z:+.1f})",
-                                    "significant": bool(abs(z) >= 1.96), "direction": "up" if diff > 0 else "down"})
+                    naive = {"diff": diff, "z": z, "text": f"{diff:+.3f} (z = {z:+.1f})",
+                             "significant": bool(abs(z) >= 1.96), "direction": "up" if diff > 0 else "down"}
                 else:
-                    changes.append({"diff": None, "z": None, "text": "–", "significant": False, "direction": ""})
-            rows.append({"group": "all movers" if gt == "all" else gv, "group_type": gt, "cells": cells, "changes": changes})
+                    naive = {"diff": None, "z": None, "text": "–", "significant": False, "direction": ""}
+                change = dict(naive)
+                change["naive"] = naive
+                if has_pooled:
+                    test = _change_cell(pooled.get((ERGM_MODEL, gt, gv, effect, a, b)))
+                    change.update({k: test[k] for k in ("text", "significant", "direction")})
+                    change["count"] = _change_cell(pooled.get((MAIN_SPEC, gt, gv, effect, a, b)))
+                changes.append(change)
+            joint = {}
+            if has_pooled and len(periods) > 2:
+                for model in (ERGM_MODEL, MAIN_SPEC):
+                    r = pooled.get((model, gt, gv, effect, periods[0], None))
+                    joint[model] = (f"{float(r['p_value']):.3g}" if r is not None and r.get("p_value") is not None
+                                    and math.isfinite(float(r["p_value"])) else "–")
+            rows.append({"group": "all movers" if gt == "all" else gv, "group_type": gt, "cells": cells,
+                         "changes": changes, "joint": joint})
     summaries = []
     for k, (a, b) in enumerate(pairs):
         up = [r["group"] for r in rows if r["changes"][k]["significant"] and r["changes"][k]["direction"] == "up"]
         down = [r["group"] for r in rows if r["changes"][k]["significant"] and r["changes"][k]["direction"] == "down"]
-        summaries.append({"from": a, "to": b, "up": up, "down": down})
+        summary = {"from": a, "to": b, "up": up, "down": down}
+        if has_pooled:
+            # where the naive comparison and the pooled test reach different verdicts
+            summary["naive_only"] = [r["group"] for r in rows if r["changes"][k]["naive"]["significant"]
+                                     and not r["changes"][k]["significant"]]
+            summary["pooled_only"] = [r["group"] for r in rows if r["changes"][k]["significant"]
+                                      and not r["changes"][k]["naive"]["significant"]]
+        summaries.append(summary)
     return {"term": term, "label": term_label(term), "periods": periods, "pairs": pairs, "rows": rows,
-            "summaries": summaries}
+            "summaries": summaries, "pooled": has_pooled, "effect": effect,
+            "count_model": SPEC_LABELS.get(MAIN_SPEC, MAIN_SPEC)}
+
+
+def _significance(estimate, p) -> tuple[bool, int]:
+    ok = estimate is not None and p is not None and math.isfinite(float(estimate)) and math.isfinite(float(p))
+    return (bool(ok and float(p) < ALPHA), (1 if float(estimate) > 0 else -1) if ok else 0)
+
+
+def agreement(binary: tuple, count: tuple) -> tuple[str, str]:
+    """(verdict, css class) of two models' conclusions about one effect, each (estimate, p-value): they agree
+    when both find it significant with the same sign or neither finds it significant; "sign differs" when both
+    find it significant with opposite signs; otherwise one model alone finds it."""
+    (b_sig, b_sign), (c_sig, c_sign) = _significance(*binary), _significance(*count)
+    if binary[0] is None or count[0] is None or not b_sign or not c_sign:
+        return "–", ""
+    if b_sig and c_sig:
+        return ("agree", "") if b_sign == c_sign else ("sign differs", "disagree")
+    if not b_sig and not c_sig:
+        return "agree (neither significant)", ""
+    return ("significant in the binary model only" if b_sig else "significant in the count model only"), "partial"
+
+
+def comparison_tables(inputs: ReportInputs, periods: list[str], group_order: dict[str, list[str]]) -> dict:
+    """Per group and period, what the binary ERGM and the main count model conclude about the density and
+    distance effects (sign, size, significance), with a verdict, and whether the alternative count models
+    reach the count model's conclusion."""
+    counts = inputs.counts
+    if counts is None or counts.empty:
+        return {"available": False, "groups": [], "n_disagree": 0, "n_partial": 0, "n_cells": 0}
+    est = inputs.estimates
+    binary = {(r["period_label"], r["group_type"], r["group_value"], r["term"]): r for r in est.to_dict("records")}
+    count = {(r["model"], r["period_label"], r["group_type"], r["group_value"], r["term"]): r
+             for r in counts.to_dict("records")}
+    alternatives = [m for m in dict.fromkeys(counts["model"]) if m != MAIN_SPEC]
+    groups, n_disagree, n_partial, n_cells = [], 0, 0, 0
+    for gt in group_order:
+        for gv in group_order[gt]:
+            rows = []
+            for period in periods:
+                cells = []
+                for effect, ergm_term in ERGM_EFFECTS.items():
+                    count_term = COUNT_EFFECTS[effect]
+                    b = binary.get((period, gt, gv, ergm_term))
+                    c = count.get((MAIN_SPEC, period, gt, gv, count_term))
+                    b_pair = (b["estimate"], b["p_value"]) if b is not None and _estimable(b) else (None, None)
+                    c_pair = (c["estimate"], c["p_value"]) if c is not None else (None, None)
+                    verdict, css = agreement(b_pair, c_pair)
+                    n_cells += verdict != "–"
+                    n_disagree += css == "disagree"
+                    n_partial += css == "partial"
+                    others = []
+                    for alt in alternatives:
+                        a = count.get((alt, period, gt, gv, count_term))
+                        if a is None:
+                            continue
+                        verdict_alt, css_alt = agreement(c_pair, (a["estimate"], a["p_value"]))
+                        if verdict_alt == "–":
+                            continue
+                        text = {"": "agrees", "disagree": "sign differs"}.get(css_alt) or (
+                            "not significant" if _significance(*c_pair)[0] else "significant")
+                        others.append(f"{SPEC_LABELS.get(alt, alt)}: {text}")
+                    cells.append({
+                        "binary": (_fmt(b["estimate"]) + (b.get("stars") or "")) if b_pair[0] is not None else "–",
+                        "binary_ratio": _fmt(b.get("odds_ratio")) if b_pair[0] is not None else "–",
+                        "count": (_fmt(c["estimate"]) + (c.get("stars") or "")) if c is not None else "–",
+                        "count_se": _fmt(c.get("std_error")) if c is not None else "–",
+                        "verdict": verdict, "css": css, "alternatives": "; ".join(others),
+                    })
+                rows.append({"period": period, "cells": cells})
+            groups.append({"title": "All movers" if gt == "all" else f"{figures.GROUP_TYPE_TITLES.get(gt, gt)} {gv}",
+                           "rows": rows})
+    return {"available": True, "groups": groups, "n_disagree": n_disagree, "n_partial": n_partial, "n_cells": n_cells,
+            "effects": [{"effect": e, "label": term_label(t), "count_unit": COUNT_TERMS[COUNT_EFFECTS[e]][1],
+                         "binary_unit": BINARY_UNITS.get(e, term_description(t))} for e, t in ERGM_EFFECTS.items()],
+            "count_model": SPEC_LABELS.get(MAIN_SPEC, MAIN_SPEC), "count_formula": COUNT_SPECS[MAIN_SPEC].formula,
+            "alternatives": [SPEC_LABELS.get(a, a) for a in alternatives],
+            "n_clusters": int(counts["n_clusters"].max()) if "n_clusters" in counts.columns and len(counts) else None}
 
 
 def methods(inputs: ReportInputs, periods: list[str]) -> dict:
@@ -309,6 +451,7 @@ def render(inputs: ReportInputs, settings: Settings) -> str:
         coef_img=coef_img,
         cov_terms=[{"code": t, "label": term_label(t), "description": term_description(t)} for t in cov_terms],
         findings=[findings(inputs, periods, group_order, t) for t in density_terms + [t for t in cov_terms if t not in density_terms]],
+        comparison=comparison_tables(inputs, periods, group_order),
         scenarios=scenario_section(inputs, periods),
         tables=study_tables(inputs, periods, group_order),
         maps=map_figures, geometry=geometry,
