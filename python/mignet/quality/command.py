@@ -15,17 +15,19 @@ def _say(message: str) -> None:
 
 @click.command()
 @click.option("--artifacts", "artifacts_dir", type=click.Path(file_okay=False, exists=True),
-              help="Folder with dbt's run_results.json and manifest.json (default: the latest build's).")
+              help="Folder with dbt's run_results.json and manifest.json (default: those of the build that wrote "
+                   "the warehouse, found by its build id).")
 @click.option("--no-gx", is_flag=True, help="Skip the Great Expectations suites: a quicker look at dbt and pandera "
-              "results; table-level rules (unique keys, sums between marts) are then unchecked, so nothing is certified.")
+              "results; distributions and plausibility are then unchecked, so nothing is certified.")
 def validate(artifacts_dir, no_gx):
-    """Check every certified mart (dbt results, pandera rules, GX suites), write one certification record
+    """Check every mart (its content is what the build wrote, the build's dbt test results, the pandera
+    frame contracts, the GX distribution and plausibility suites), write one certification record
     per mart into the warehouse and the report reports/quality/index.html. Exit status 1 when any mart is
     not certified."""
     from pathlib import Path
 
-    from mignet.quality.validate import WarehouseBusyError
     from mignet.quality.validate import validate as run_validate
+    from mignet.warehouse import WarehouseBusyError
 
     settings = Settings.from_env()
     try:
@@ -44,17 +46,22 @@ def validate(artifacts_dir, no_gx):
 
 
 @click.command()
-@click.option("--keep", default=3, show_default=True, help="How many releases to keep on disk.")
+@click.option("--keep", default=3, show_default=True, help="How many releases of each tier to keep on disk.")
 def publish(keep):
-    """Export the certified marts to a new Parquet release, switch data/releases/current to it atomically,
-    and keep analytics.duckdb (views over the current release) in place. Refuses, leaving the previous
-    release current, when any mart is not certified."""
+    """Export the certified marts to two tiers of Parquet releases and switch each tier's `current` to the
+    new one atomically (docs/release.md). The secure tier (data/secure/: releases and analytics.duckdb) holds
+    every certified mart as it is, microdata included; the public tier (data/releases/, data/analytics.duckdb)
+    holds aggregates only, with flow counts under the build's disclosure rule and secondary suppression. An
+    independent check reads the written public files back; if it finds a cell that breaks the rule, or any
+    mart is not certified, nothing is published and both previous releases stay current. Prints the
+    release id (the same in both tiers)."""
     from mignet.quality.publish import PublishError
     from mignet.quality.publish import publish as run_publish
+    from mignet.warehouse import WarehouseError
 
     settings = Settings.from_env()
     try:
         release_id = run_publish(settings, progress=_say, keep=keep)
-    except (PublishError, FileNotFoundError) as exc:
+    except (PublishError, WarehouseError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(release_id)
