@@ -100,7 +100,7 @@ def main() -> int:
     import psutil
 
     from mignet.network.fit import NETWORK_KEY, certified_networks
-    from mignet.network.pooled import COUNT_DYAD_COLUMNS, ERGM_MODEL, POPULATION_MART, run_counts
+    from mignet.network.pooled import ERGM_MODEL, POPULATION_MART, run_counts
     from mignet.settings import Settings
     from mignet.warehouse import Warehouse
 
@@ -134,7 +134,7 @@ def main() -> int:
               f"CPU {cpu:.1f} s; load average now {os.getloadavg()[0]:.2f}")
         print(f"peak resident memory: {psutil.Process().memory_info().rss / 2**20:.0f} MiB")
 
-        networks = certified_networks(settings, columns=COUNT_DYAD_COLUMNS)
+        networks = certified_networks(settings)
         population = Warehouse(settings).read_certified(POPULATION_MART, columns=["nis_code", "year", "population"])
         by_year = {int(y): g.set_index(g["nis_code"].astype(str))["population"] for y, g in population.frame.groupby("year")}
         years = {tuple(str(r[c]) for c in NETWORK_KEY): int(r["density_year"]) for _, r in networks.catalogue.iterrows()}

@@ -5,7 +5,10 @@
 
   - The file is found by its exact name: `<table>.parquet` or `<table>.csv` in raw_dir, through DuckDB's
     glob() of the path with its glob characters escaped (macro sql_path), so a folder `reg?` is that folder
-    and not also `regA`. Neither or both is an error.
+    and not also `regA`. Neither or both is an error, except that an optional table (table meta
+    `optional: true`) may be absent: its view is then empty, with the contract's columns.
+  - An optional column (column meta `optional: true`, always nullable) may be absent from its file: the view
+    has it as NULL in every row.
   - The view selects the contract's columns by name (other columns of the file are ignored) and the 1-based
     data row of the file as `_mignet_source_row` (raw_row_column()). A file column carrying the reserved
     prefix `_mignet_` (or named file_row_number in Parquet, DuckDB's row-number column) is refused, so user
@@ -49,7 +52,7 @@
     {%- if files | length == 0 -%}
         {%- set names = [] -%}
         {%- for format in formats -%}{%- do names.append(table ~ '.' ~ format) -%}{%- endfor -%}
-        {{ return({'problem': raw_dir ~ '/' ~ names[0] ~ ": rule file_missing: table " ~ table ~ " not found: expected "
+        {{ return({'missing': true, 'problem': raw_dir ~ '/' ~ names[0] ~ ": rule file_missing: table " ~ table ~ " not found: expected "
             ~ (names | join(' or ')) ~ " in " ~ raw_dir
             ~ " (set MIGNET_RAW_DIR or --vars '{raw_dir: ...}' to the extract folder)"}) }}
     {%- elif files | length > 1 -%}
@@ -81,7 +84,16 @@
 {#- The SQL of the raw view of `table` over `path`: its contract columns by name and the data row. -#}
 {% macro raw_relation_sql(table, path, file_columns) %}
     {%- set selected = [] -%}
-    {%- for column in table.columns.values() -%}{%- do selected.append(adapter.quote(column.name)) -%}{%- endfor -%}
+    {%- for column in table.columns.values() -%}
+        {%- if column.name in file_columns -%}
+            {%- do selected.append(adapter.quote(column.name)) -%}
+        {%- else -%}
+            {#- an optional column the file lacks (a required one was refused before): NULL in every row, as
+                text in a CSV (whose columns are all read as text) and of its type in Parquet -#}
+            {%- do selected.append("cast(null as " ~ ("VARCHAR" if path.endswith('.csv') else column.data_type | upper)
+                ~ ") as " ~ adapter.quote(column.name)) -%}
+        {%- endif -%}
+    {%- endfor -%}
     {%- if path.endswith('.parquet') -%}
         {{ return("select " ~ (selected | join(', ')) ~ ", file_row_number + 1 as " ~ raw_row_column()
             ~ " from read_parquet(" ~ sql_path(path) ~ ", file_row_number = true)") }}
@@ -114,14 +126,14 @@
     {%- endfor -%}
     {%- set missing = [] -%}
     {%- for column in table.columns.values() -%}
-        {%- if column.name not in names -%}{%- do missing.append(column) -%}{%- endif -%}
+        {%- if column.name not in names and not column.meta.get('optional') -%}{%- do missing.append(column) -%}{%- endif -%}
     {%- endfor -%}
     {%- if missing and files.header is not none -%}
         {%- for delimiter in [';', '\t', '|'] -%}
             {%- set other = csv_header_fields(files.header, delimiter) -%}
             {%- set ns = namespace(all=true) -%}
             {%- for column in table.columns.values() -%}
-                {%- if column.name not in other -%}{%- set ns.all = false -%}{%- endif -%}
+                {%- if column.name not in other and not column.meta.get('optional') -%}{%- set ns.all = false -%}{%- endif -%}
             {%- endfor -%}
             {%- if ns.all and missing -%}
                 {%- do problems.append(path ~ ": rule csv_delimiter: the header is separated by " ~ tojson(delimiter)
@@ -150,7 +162,7 @@
         {%- set no_nulls = stats.columns[0].values() | list -%}
     {%- endif -%}
     {%- set checks = [] -%}
-    {%- for column in table.columns.values() -%}
+    {%- for column in table.columns.values() if column.name in types -%}
         {%- set meta = column.meta -%}
         {%- set quarantine = meta.get('quarantine') or {} -%}
         {%- set name = adapter.quote(column.name) -%}
@@ -176,7 +188,7 @@
     {%- set selects = ['count(*)'] -%}
     {%- if path.endswith('.csv') -%}
         {#- DuckDB checks that CSV text is UTF-8 only in the columns a query reads: read every contract column -#}
-        {%- for column in table.columns.values() -%}
+        {%- for column in table.columns.values() if column.name in types -%}
             {%- do selects.append("count(" ~ adapter.quote(column.name) ~ ")") -%}
         {%- endfor -%}
     {%- endif -%}
@@ -214,7 +226,15 @@
     {%- set views = [] -%}
     {%- for table in raw_contract_tables() -%}
         {%- set found = raw_table_file(raw_dir, table.name) -%}
-        {%- if found.problem -%}
+        {%- if found.problem and found.missing and table.meta.get('optional') -%}
+            {#- an optional table the extract does not have: an empty view with the contract's columns -#}
+            {%- set columns = [] -%}
+            {%- for column in table.columns.values() -%}
+                {%- do columns.append("cast(null as " ~ (column.data_type | upper) ~ ") as " ~ adapter.quote(column.name)) -%}
+            {%- endfor -%}
+            {%- do views.append("create or replace view raw." ~ adapter.quote(table.name) ~ " as select "
+                ~ (columns | join(', ')) ~ ", cast(null as BIGINT) as " ~ raw_row_column() ~ " where false") -%}
+        {%- elif found.problem -%}
             {%- do problems.append(found.problem) -%}
         {%- else -%}
             {%- set files = raw_file_columns(found.path) -%}

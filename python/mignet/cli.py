@@ -23,12 +23,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "check-raw": ("mignet.raw", "check_raw_command", "Check a raw extract folder against the raw data contract."),
     "build": ("mignet.warehouse.command", "build", "Run `dbt build` into a fresh warehouse file and swap it in."),
     "validate": ("mignet.quality.command", "validate", "Check the marts (dbt, pandera, GX), certify them, write the quality report."),
-    "publish": ("mignet.quality.command", "publish", "Export certified marts to a release and switch analytics.duckdb to it."),
-    "fit": ("mignet.network.command", "fit", "Fit the ERGM of every network on the certified dyads; write estimates and tables."),
+    "publish": ("mignet.quality.command", "publish", "Release certified marts: a secure tier as they are, a public tier of aggregates under the disclosure rule."),
+    "fit": ("mignet.network.command", "fit", "Fit the ERGM of every network on the certified dyads (--counts: also the count models and tests of change)."),
     "scenario": ("mignet.network.command", "scenario", "Tie probabilities for one origin -> destination pair."),
     "gof": ("mignet.network.command", "gof", "Goodness of fit of the fitted ERGMs by exact simulation."),
     "report": ("mignet.report.command", "report", "Write the analysis report (reports/models/index.html)."),
-    "run": ("mignet.pipeline", "run", "Everything end to end: generate, check, build, validate, fit, gof, publish, reports."),
+    "run": ("mignet.pipeline", "run", "Everything end to end: generate, check, build, validate, fit, gof, counts, publish, reports."),
 }
 
 

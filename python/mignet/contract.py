@@ -53,6 +53,8 @@ class Column:
     max: float | int | dt.date | None = None  # inclusive upper bound of a non-null value
     # check kind (QUARANTINE_KINDS) -> quarantine rule of a row that breaks it
     quarantine: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # an optional column may be absent from the file: every row then has NULL (it must be nullable)
+    optional: bool = False
 
     @property
     def value_range(self) -> tuple | None:
@@ -79,6 +81,12 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...]
     duplicate_rule: str | None = None
+    # an optional table may be absent from the extract: the warehouse then reads it as empty
+    optional: bool = False
+
+    @property
+    def required_columns(self) -> tuple[Column, ...]:
+        return tuple(c for c in self.columns if not c.optional)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -123,11 +131,15 @@ def _column(spec: dict, table: str) -> Column:
     if dtype not in DUCKDB_TYPES:
         raise ContractError(f"{where}: data_type {spec.get('data_type')!r} is not one of {', '.join(DUCKDB_TYPES)}")
     meta = dict((spec.get("config") or {}).get("meta") or {})
-    unknown = set(meta) - {"nullable", "pattern", "allowed", "min", "max", "quarantine"}
+    unknown = set(meta) - {"nullable", "pattern", "allowed", "min", "max", "quarantine", "optional"}
     if unknown:
         raise ContractError(f"{where}: unknown meta key(s) {', '.join(sorted(unknown))}")
     if not isinstance(meta.get("nullable"), bool):
         raise ContractError(f"{where}: meta.nullable must be true or false")
+    if not isinstance(meta.get("optional", False), bool):
+        raise ContractError(f"{where}: meta.optional must be true or false")
+    if meta.get("optional") and not meta["nullable"]:
+        raise ContractError(f"{where}: an optional column must be nullable (where it is absent every row is NULL)")
     quarantine = dict(meta.get("quarantine") or {})
     if set(quarantine) - set(QUARANTINE_KINDS):
         raise ContractError(f"{where}: quarantine kinds are {', '.join(QUARANTINE_KINDS)}, "
@@ -137,7 +149,7 @@ def _column(spec: dict, table: str) -> Column:
         pattern=meta.get("pattern"),
         allowed=tuple(str(v) for v in meta["allowed"]) if meta.get("allowed") is not None else None,
         min=_bound(meta.get("min"), dtype, where), max=_bound(meta.get("max"), dtype, where),
-        quarantine=MappingProxyType(quarantine),
+        quarantine=MappingProxyType(quarantine), optional=bool(meta.get("optional", False)),
     )
     # a check without a rule would be a warning the warehouse does not act on
     present = {"pattern": column.pattern, "allowed": column.allowed, "below_min": column.min,
@@ -168,8 +180,11 @@ def load(path: Path = SOURCES_FILE) -> dict[str, Table]:
         key = tuple(meta.get("primary_key") or ())
         if not key or set(key) - {c.name for c in columns}:
             raise ContractError(f"{path}: table {t['name']}: meta.primary_key must name its columns")
+        if not isinstance(meta.get("optional", False), bool):
+            raise ContractError(f"{path}: table {t['name']}: meta.optional must be true or false")
         tables[t["name"]] = Table(name=t["name"], description=t.get("description", ""), columns=columns,
-                                  primary_key=key, duplicate_rule=meta.get("duplicate_rule"))
+                                  primary_key=key, duplicate_rule=meta.get("duplicate_rule"),
+                                  optional=bool(meta.get("optional", False)))
     return tables
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import shlex
 import shutil
 import socket
@@ -271,34 +270,16 @@ def _older_than(path: Path, seconds: float) -> bool:
 # Temporary files whose names do not carry their writer's pid: (folder, glob), written and renamed at once by
 # runstate.RunState.save, quality.report.write_quality_report and report.models.write_model_report.
 def _unnamed_temporaries(settings: Settings) -> list[tuple[Path, str]]:
-    return [(settings.data_dir, ".run_state-*.json"),
-            (settings.reports_dir / "quality", "index.html.tmp"),
-            (settings.reports_dir / "models", ".index-*.html")]
+    """(folder, glob) of the temporary files that carry no pid, as their writers name them."""
+    from mignet.quality import report as quality_report
+    from mignet.quality.validate import quality_paths
+    from mignet.report import TEMPORARY_GLOB as MODEL_REPORT_TEMPORARY
+    from mignet.runstate import TEMPORARY_GLOB as RUN_STATE_TEMPORARY
 
-
-# Temporary files of publish that end in their writer's pid, in the releases folder and beside the analytics
-# database of each tier: `.tmp-<release>-<pid>` (a release being written), `.current.<pid>.tmp` (the next
-# `current` link), `.<analytics>.<pid>.tmp` (+ .wal).
-_PID_SUFFIX = re.compile(r"-(\d+)$|\.(\d+)\.tmp(?:\.wal)?$")
-
-
-def _release_places(settings: Settings) -> list[tuple[Path, Path]]:
-    """(releases folder, analytics database) of every tier publish writes."""
-    from mignet.quality.publish import tiers
-
-    return [(tier.releases_dir, tier.analytics_db) for tier in tiers(settings)]
-
-
-def _publish_temporaries(releases_dir: Path, analytics: Path) -> list[tuple[Path, int | None]]:
-    found = []
-    candidates = [*releases_dir.glob(".tmp-*"), *releases_dir.glob(".current.*.tmp"),
-                  *analytics.parent.glob(f".{analytics.name}.*.tmp"),
-                  *analytics.parent.glob(f".{analytics.name}.*.tmp.wal")]
-    for path in candidates:
-        match = _PID_SUFFIX.search(path.name)
-        pid = int(next(g for g in match.groups() if g)) if match else None
-        found.append((path, pid))
-    return found
+    page = quality_paths(settings)["report"]
+    return [(settings.data_dir, RUN_STATE_TEMPORARY),
+            (page.parent, page.name + quality_report.TEMPORARY_SUFFIX),
+            (settings.reports_dir / "models", MODEL_REPORT_TEMPORARY)]
 
 
 def _gx_project(settings: Settings) -> Path:
@@ -339,14 +320,11 @@ def remove_leftovers(settings: Settings, previous_holder_killed: bool = False) -
     problems = []  # a broken publish or quality package must not stop the other commands: say, go on
     doomed: list[Path] = list(build_leftovers(settings))
     try:
-        places = _release_places(settings)
+        from mignet.quality.publish import leftovers as publish_leftovers
+
+        doomed += [path for path, pid in publish_leftovers(settings) if not pid_alive(pid)]
     except Exception as exc:
-        problems.append(f"temporary files of publish were looked for in {settings.releases_dir} only "
-                        f"({type(exc).__name__}: {exc})")
-        places = [(settings.releases_dir, settings.analytics_db)]
-    for releases_dir, analytics in places:
-        doomed += [path for path, pid in _publish_temporaries(releases_dir, analytics)
-                   if pid is None or not pid_alive(pid)]
+        problems.append(f"temporary files of publish were not looked for ({type(exc).__name__}: {exc})")
     for folder, pattern in _unnamed_temporaries(settings):
         doomed += [p for p in folder.glob(pattern) if _older_than(p, UNNAMED_TEMP_GRACE_S)]
     # GX writes its project files in place (open, truncate, write): a validation killed meanwhile can leave

@@ -261,13 +261,16 @@ def out_counts(ctx, outputs):
 
 
 def out_publish(ctx, outputs):
-    current = ctx.settings.releases_dir / "current"
-    if not current.exists():
-        return f"{current} is missing"
-    if current.resolve().name != outputs.get("release_id"):
-        return f"the current release is {current.resolve().name}, not {outputs.get('release_id')}"
-    if not ctx.settings.analytics_db.is_file():
-        return f"{ctx.settings.analytics_db} is missing"
+    from mignet.quality.publish import tiers
+
+    for tier in tiers(ctx.settings):
+        current = tier.releases_dir / "current"
+        if not current.exists():
+            return f"{current} is missing"
+        if current.resolve().name != outputs.get("release_id"):
+            return f"the current {tier.name} release is {current.resolve().name}, not {outputs.get('release_id')}"
+        if not tier.analytics_db.is_file():
+            return f"{tier.analytics_db} is missing"
     return None
 
 
@@ -530,7 +533,11 @@ def print_summary(settings: Settings, result: dict, echo=_echo) -> None:
                                                   if len(good) < len(certified) else ""))
     release = (outputs.get("publish") or {}).get("release_id")
     if release:
-        echo(f"  release {release}; analysts open {settings.analytics_db} (read-only)")
+        from mignet.quality.publish import tiers
+
+        secure, public = tiers(settings)
+        echo(f"  release {release}: public aggregates in {public.analytics_db}; inside the secure environment "
+             f"{secure.analytics_db} (microdata); open them read-only")
     quality = settings.reports_dir / "quality" / "index.html"
     if quality.is_file():
         echo(f"  quality report: {quality}")

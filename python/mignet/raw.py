@@ -93,6 +93,8 @@ class TableReport:
     errors: list[Problem] = field(default_factory=list)
     # quarantine rule -> rows that break at least one check of that rule
     quarantine: dict[str, int] = field(default_factory=dict)
+    absent: bool = False  # an optional table the extract does not have: the warehouse reads it as empty
+    absent_columns: list[str] = field(default_factory=list)  # optional columns the file does not have (NULL)
 
 
 # ---- reading a raw file as the build does ------------------------------------------------------------------
@@ -156,10 +158,18 @@ def _malformed_field(line: str) -> int | None:
     return None
 
 
-def relation_sql(path: Path, file_cols: list[str], columns: list[str]) -> str:
-    """A subquery of the contract `columns` of the file (by name; the file's other columns are not read)
-    and its 1-based data row as `_mignet_source_row`, exactly as the build's raw view reads it."""
-    select = ", ".join(db.quote_ident(c) for c in columns)
+def relation_sql(path: Path, file_cols: list[str], table: contract.Table) -> str:
+    """A subquery of the contract's columns of `table` in the file (by name; the file's other columns are not
+    read; an optional column the file lacks is NULL) and its 1-based data row as `_mignet_source_row`,
+    exactly as the build's raw view reads it."""
+    parts = []
+    for col in table.columns:
+        if col.name in file_cols:
+            parts.append(db.quote_ident(col.name))
+        else:  # an absent optional column (a required one is a structural problem found before)
+            null_type = "VARCHAR" if path.suffix == ".csv" else col.dtype
+            parts.append(f"cast(null as {null_type}) as {db.quote_ident(col.name)}")
+    select = ", ".join(parts)
     if path.suffix == ".parquet":
         return (f"(select {select}, file_row_number + 1 as {ROW} "
                 f"from read_parquet({db.sql_path(path)}, file_row_number = true))")
@@ -259,10 +269,10 @@ def _problem_columns(file_cols: list[str], table: contract.Table, path: Path, he
     for c in duplicated:
         problems.append(Problem(str(path), "column_duplicated", f"column {c!r} appears {file_cols.count(c)} times",
                                 column=c))
-    missing = [c for c in table.columns if c.name not in file_cols]
+    missing = [c for c in table.required_columns if c.name not in file_cols]
     if missing and header_line is not None:
         for delimiter in OTHER_DELIMITERS:
-            if set(table.column_names) <= set(split_header(header_line, delimiter)):
+            if {c.name for c in table.required_columns} <= set(split_header(header_line, delimiter)):
                 return problems + [Problem(
                     str(path), "csv_delimiter",
                     f"the header is separated by {delimiter!r}, not by commas: the contract's CSV is {CSV_CONTRACT} "
@@ -298,7 +308,8 @@ def _check_table(con, table: contract.Table, path: Path) -> TableReport:
                          and not any(p.rule == "column_reserved" and p.column == c for p in rep.errors)]
     if rep.errors:
         return rep
-    rel = relation_sql(path, file_cols, list(table.column_names))
+    rel = relation_sql(path, file_cols, table)
+    rep.absent_columns = [c.name for c in table.columns if c.optional and c.name not in file_cols]
     try:
         present = {name: dtype for name, dtype, *_ in con.execute(f"describe select * from {rel}").fetchall()}
     except duckdb.Error as exc:
@@ -377,6 +388,9 @@ def check_raw(folder) -> dict:
     try:
         for table in contract.TABLES.values():
             path, problem = find_file(folder, table.name)
+            if problem and problem.rule == "file_missing" and table.optional:
+                reports[table.name] = TableReport(table.name, rows=0, absent=True)
+                continue
             if problem:
                 errors.append(problem)
                 reports[table.name] = TableReport(table.name, errors=[problem])
@@ -392,7 +406,8 @@ def check_raw(folder) -> dict:
         "folder": str(folder),
         "tables": {
             name: {"file": r.file, "format": r.format, "rows": r.rows, "extra_columns": r.extra_columns,
-                   "warnings": [w.as_dict() for w in r.warnings], "quarantine": r.quarantine}
+                   "warnings": [w.as_dict() for w in r.warnings], "quarantine": r.quarantine,
+                   "absent": r.absent, "absent_columns": r.absent_columns}
             for name, r in reports.items()
         },
         "warning_count": sum(len(r.warnings) for r in reports.values()),
@@ -417,7 +432,12 @@ def check_raw_command(folder):
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{folder}: conforms to the raw data contract")
     for name, t in report["tables"].items():
+        if t["absent"]:
+            click.echo(f"  {name:<15} {'absent':<8} {'':>12}      (optional table: read as empty)")
+            continue
         click.echo(f"  {name:<15} {t['format']:<8} {t['rows']:>12,} rows")
+        for col in t["absent_columns"]:
+            click.echo(f"      note: optional column {col} is absent (NULL in every row)")
         for col in t["extra_columns"]:
             click.echo(f"      note: extra column {col} (ignored)")
         for w in t["warnings"]:

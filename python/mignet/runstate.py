@@ -16,6 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 STATE_VERSION = 1
+# the state is written to a temporary file beside it and renamed; a killed run's leftover matches this glob
+TEMPORARY_GLOB = ".run_state-*.json"
 # What a dbt build depends on, relative to the project root.
 DBT_PROJECT_PATHS = ("dbt_project.yml", "profiles.yml", "packages.yml", "selectors.yml", "models", "macros",
                      "seeds", "tests/generic", "tests/dbt", "snapshots")
@@ -131,7 +133,8 @@ class RunState:
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".run_state-", suffix=".json", dir=self.path.parent)
+        prefix, suffix = TEMPORARY_GLOB.split("*")
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=self.path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(self.data, fh, indent=2, sort_keys=True, default=str)
         os.chmod(tmp, 0o644)

@@ -36,6 +36,7 @@ class Settings:
     data_dir: Path
     releases_dir: Path
     analytics_db: Path
+    secure_dir: Path  # the secure tier: releases of the certified marts as they are, and its analysts' database
     reports_dir: Path
     reference_dir: Path
     env: dict = field(default_factory=dict, repr=False)
@@ -57,6 +58,7 @@ class Settings:
             data_dir=data_dir,
             releases_dir=path("MIGNET_RELEASES_DIR", str(data_dir / "releases")),
             analytics_db=path("MIGNET_ANALYTICS_DB", str(data_dir / "analytics.duckdb")),
+            secure_dir=path("MIGNET_SECURE_DIR", str(data_dir / "secure")),
             reports_dir=path("MIGNET_REPORTS_DIR", "reports"),
             reference_dir=path("MIGNET_REFERENCE_DIR", str(root.parent / "shared" / "reference")),
             env=environ,

@@ -27,7 +27,7 @@ def make_settings(root: Path, raw_dir: Path) -> Settings:
         MIGNET_WAREHOUSE=str(data / "warehouse.duckdb"),
         MIGNET_REPORTS_DIR=str(root / "reports"),
     )
-    for name in ("MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB"):
+    for name in ("MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB", "MIGNET_SECURE_DIR"):
         environ.pop(name, None)
     return Settings.from_env(environ=environ)
 

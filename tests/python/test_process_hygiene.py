@@ -431,10 +431,10 @@ def test_a_failed_build_keeps_its_log_and_leaves_nothing_else(tmp_path):
     record = json.loads((folder / "build.json").read_text())
     assert record["ok"] is False and record["returncode"] != 0 and folder.name == record["build_id"]
     log = folder / "dbt.log"
-    assert "raw table 'moves' not found" in log.read_text()
+    assert "rule file_missing: table moves not found" in log.read_text()
     assert not (folder / "run_results.json").exists()
     assert message.endswith(f"See {log}."), message
-    assert "raw table 'moves' not found" in message and "\x1b[" not in message
+    assert "rule file_missing: table moves not found" in message and "\x1b[" not in message
     assert not settings.warehouse.exists()
 
 

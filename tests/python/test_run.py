@@ -29,7 +29,7 @@ def _statuses(output: str) -> dict[str, str]:
 def run_env(tmp_path, monkeypatch):
     for name, value in {"MIGNET_DATA_DIR": tmp_path / "data", "MIGNET_REPORTS_DIR": tmp_path / "reports"}.items():
         monkeypatch.setenv(name, str(value))
-    for name in ("MIGNET_RAW_DIR", "MIGNET_WAREHOUSE", "MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB"):
+    for name in ("MIGNET_RAW_DIR", "MIGNET_WAREHOUSE", "MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB", "MIGNET_SECURE_DIR"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
 

@@ -46,7 +46,7 @@ def _query(settings_or_path, sql):
 
 
 def _clean_env(monkeypatch, env):
-    for name in ("MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB", "DBT_TARGET_PATH", "DBT_LOG_PATH"):
+    for name in ("MIGNET_RELEASES_DIR", "MIGNET_ANALYTICS_DB", "MIGNET_SECURE_DIR", "DBT_TARGET_PATH", "DBT_LOG_PATH"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -21,8 +21,9 @@ from mignet.warehouse import CertifiedFrame, Warehouse
 NETWORK_MART = "dim_network"
 DYAD_MART = "mart_network_dyads"
 NETWORK_KEY = ["period_label", "group_type", "group_value"]
-DYAD_COLUMNS = ["network_id", "origin_nis", "destination_nis", "tie", "density_diff_per_1000", "distance_km",
-                "distance_10km"]
+# what fit, gof and the count models read (one certified read serves the three stages of a run)
+DYAD_COLUMNS = ["network_id", "origin_nis", "destination_nis", "n_moves", "tie", "density_diff_per_1000",
+                "distance_km", "distance_10km"]
 ESTIMATE_COLUMNS = ["network_id", "period_label", "group_type", "group_value", "term", "estimate", "std_error", "z",
                     "p_value", "stars", "odds_ratio", "ci_low", "ci_high", "method", "n_nodes", "n_ties",
                     "n_mutual_pairs", "loglik", "converged", "mle_exists", "certification_id", "fitted_at"]

@@ -59,8 +59,7 @@ ERGM_MODEL = "ergm"
 ERGM_EFFECTS = {"density": "edgecov:density_diff_per_1000", "distance": "edgecov:distance_10km"}
 COUNT_EFFECTS = dict(cm.EFFECT_TERMS)
 POPULATION_MART = "dim_municipality_year"
-COUNT_DYAD_COLUMNS = ["network_id", "origin_nis", "destination_nis", "n_moves", "tie", "density_diff_per_1000",
-                      "distance_km", "distance_10km"]
+
 COUNT_ESTIMATES = "count_estimates"
 CHANGE_TESTS = "period_change_tests"
 COUNT_ESTIMATE_COLUMNS = [
@@ -446,7 +445,7 @@ def run_counts(settings: Settings, specs: dict[str, cm.CountSpec] | None = None,
     specs = specs or cm.COUNT_SPECS
     started = time.perf_counter()
     warehouse = Warehouse(settings)
-    networks = certified_networks(settings, columns=COUNT_DYAD_COLUMNS)
+    networks = certified_networks(settings)
     population = warehouse.read_certified(POPULATION_MART, columns=["nis_code", "year", "population"])
     catalogue = networks.catalogue.sort_values("network_id")
     years = {tuple(str(r[c]) for c in NETWORK_KEY): int(r["density_year"]) for _, r in catalogue.iterrows()}

@@ -211,6 +211,18 @@ PUBLIC_TABLES: dict[str, PublicTable] = {t.name: t for t in (
                 "ERGM estimates per network: aggregates of whole networks, fitted on the ties (n_moves >= min_moves)"),
     PublicTable("model_gof", "results", "model_results",
                 "goodness of fit per network: statistics of whole networks against simulated ones"),
+    # A network's exact total of moves (n_moves) is a margin the attacker model above does not know: with
+    # disclosure_round_to = 1 it would pin a withheld destination margin, so it stays in the secure tier.
+    PublicTable("count_estimates", "results", "model_results",
+                "count (gravity) model estimates per network: coefficients of whole networks",
+                {c: (KEY if c in ("network_id", "period_label", "group_type", "group_value") else MODEL_RESULT)
+                 for c in ("network_id", "period_label", "group_type", "group_value", "model", "family",
+                           "fixed_effects", "term", "estimate", "std_error", "z", "p_value", "stars", "ci_low",
+                           "ci_high", "std_error_cr1", "std_error_model", "vcov", "rate_ratio", "dispersion",
+                           "n_obs", "n_dropped", "n_clusters", "n_fixed_effects", "loglik", "converged",
+                           "iterations", "engine", "certification_id", "fitted_at")}),
+    PublicTable("period_change_tests", "results", "model_results",
+                "Wald tests of change between periods per group: functions of the estimates of whole networks"),
 )}
 
 # Marts published to the secure tier only, and why (a mart in neither list is secure-only too, and named).

@@ -62,7 +62,7 @@ from mignet.warehouse import MART_SCHEMA, RESULTS_SCHEMA, NotCertifiedError, Sta
 
 CURRENT = "current"
 KEEP_RELEASES = 3
-RESULTS_TABLES = ("model_estimates", "model_gof")
+RESULTS_TABLES = ("model_estimates", "model_gof", "count_estimates", "period_change_tests")
 RELEASE_ID = re.compile(r"^\d{8}T\d{6}Z-[0-9a-z]+(-\d+)?$")
 SECURE, PUBLIC = "secure", "public"
 DYADS, SHARES = "mart_network_dyads", "mart_destination_shares"
@@ -82,9 +82,7 @@ class Tier:
 
 def tiers(settings: Settings) -> tuple[Tier, Tier]:
     """(secure, public) tiers of `settings`."""
-    secure_root = Path(settings.env.get("MIGNET_SECURE_DIR") or settings.data_dir / "secure")
-    if not secure_root.is_absolute():
-        secure_root = settings.project_root / secure_root
+    secure_root = settings.secure_dir
     return (
         Tier(SECURE, secure_root / "releases", secure_root / "analytics.duckdb",
              "secure tier: the certified marts as they are (exact counts, person-level tables), for analysts "
@@ -138,12 +136,48 @@ def current_release(settings: Settings, tier: str = PUBLIC) -> str | None:
     return _current_of((secure if tier == SECURE else public).releases_dir)
 
 
+# ---- temporary files: named once here, each with its writer's pid, so the cleanup after a killed process
+# (mignet.locking) removes exactly these, and only when their writer is gone
+_TEMPORARY = re.compile(r"^\.tmp-.+-(?P<staging>\d+)$|^\." + CURRENT + r"\.(?P<link>\d+)\.tmp$")
+
+
+def _staging_folder(releases_dir: Path, release_id: str) -> Path:
+    """Where a release is written before it is renamed into place."""
+    return releases_dir / f".tmp-{release_id}-{os.getpid()}"
+
+
+def _link_temporary(releases_dir: Path) -> Path:
+    return releases_dir / f".{CURRENT}.{os.getpid()}.tmp"
+
+
+def _analytics_temporary(analytics: Path) -> Path:
+    return analytics.with_name(f".{analytics.name}.{os.getpid()}.tmp")
+
+
+def leftovers(settings: Settings) -> list[tuple[Path, int]]:
+    """The temporary files and folders of publish in every tier, with the pid of the process that writes them."""
+    found = []
+    for tier in tiers(settings):
+        if tier.releases_dir.is_dir():
+            for path in tier.releases_dir.iterdir():
+                match = _TEMPORARY.match(path.name)
+                if match:
+                    found.append((path, int(match.group("staging") or match.group("link"))))
+        analytics = re.compile(r"^\." + re.escape(tier.analytics_db.name) + r"\.(\d+)\.tmp(?:\.wal)?$")
+        if tier.analytics_db.parent.is_dir():
+            for path in tier.analytics_db.parent.iterdir():
+                match = analytics.match(path.name)
+                if match:
+                    found.append((path, int(match.group(1))))
+    return found
+
+
 def switch_current(releases_dir: Path, release_id: str) -> None:
     """Point `current` at release_id in one atomic rename (readers see the old or the new, never neither)."""
     link = releases_dir / CURRENT
     if link.exists() and not link.is_symlink():
         raise PublishError(f"{link} exists and is not a symlink; move it away so releases can be switched")
-    tmp = releases_dir / f".{CURRENT}.{os.getpid()}.tmp"
+    tmp = _link_temporary(releases_dir)
     if tmp.is_symlink() or tmp.exists():
         tmp.unlink()
     os.symlink(release_id, tmp)  # relative, so the releases folder can be moved as a whole
@@ -216,7 +250,7 @@ def ensure_analytics_db(tier: Tier, tables: list[str], say) -> str:
         except json.JSONDecodeError:
             pass
     analytics.parent.mkdir(parents=True, exist_ok=True)
-    tmp = analytics.with_name(f".{analytics.name}.{os.getpid()}.tmp")
+    tmp = _analytics_temporary(analytics)
     for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
         if leftover.exists():
             leftover.unlink()
@@ -482,7 +516,13 @@ def _write_public(con, folder: Path, marts, certs: dict, results: dict, rule: dc
             not_published["tables"][table] = "not in the public catalogue (disclosure.PUBLIC_TABLES)"
             continue
         say(f"public: export {RESULTS_SCHEMA}.{table}")
-        rows = _export_table(con, f"select * from {db.qualified(RESULTS_SCHEMA, table)}", folder / f"{table}.parquet")
+        present = [c for c, _ in db.columns(con, RESULTS_SCHEMA, table)]
+        # a catalogue entry that lists columns publishes those only (e.g. not a network's exact total of moves)
+        chosen = [c for c in present if entry.column_class(c) is not None]
+        if len(chosen) < len(present):
+            not_published["columns"][table] = [c for c in present if c not in chosen]
+        rows = _export_table(con, f"select {', '.join(db.quote_ident(c) for c in chosen)} from "
+                                  f"{db.qualified(RESULTS_SCHEMA, table)}", folder / f"{table}.parquet")
         tables[table] = {"rows": rows, "source": f"{RESULTS_SCHEMA}.{table}", "disclosure_class": entry.disclosure_class}
     return tables, not_published, plan
 
@@ -554,7 +594,7 @@ def publish(settings: Settings, progress=None, keep: int = KEEP_RELEASES) -> str
             placed: list[Path] = []
             try:
                 for tier in (secure, public):
-                    staged[tier.name] = tier.releases_dir / f".tmp-{release_id}-{os.getpid()}"
+                    staged[tier.name] = _staging_folder(tier.releases_dir, release_id)
                     staged[tier.name].mkdir(parents=True)
                 secure_tables = _write_secure(con, staged[SECURE], marts, certs, results, _previous_tables(secure), say)
                 public_tables, not_published, plan = _write_public(con, staged[PUBLIC], marts, certs, results, rule, say)

@@ -24,6 +24,8 @@ from mignet.quality.store import Certification
 from mignet.settings import Settings
 
 SMALL_COUNT = 10
+# the page is written to <page>.tmp and renamed; a killed validation's leftover has this suffix
+TEMPORARY_SUFFIX = ".tmp"
 TEMPLATE = "quality_report.html.j2"
 
 
@@ -193,7 +195,7 @@ def write_quality_report(
         gx_docs=_relative(gx_docs, out.parent) if gx_docs and gx_docs.exists() else None,
         dbt_docs=_relative(dbt_docs, out.parent) if dbt_docs.exists() else None,
     )
-    tmp = out.with_suffix(".html.tmp")
+    tmp = out.with_name(out.name + TEMPORARY_SUFFIX)
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return out

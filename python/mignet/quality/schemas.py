@@ -67,12 +67,13 @@ class DimNetworkFrame(NetworkKey):
 
 
 class DyadsFrame(FrameContract):
-    """marts.mart_network_dyads as `network.fit.certified_networks` reads it for fit and gof (strings as
-    categoricals): what `ErgmModel` is built from."""
+    """marts.mart_network_dyads as `network.fit.certified_networks` reads it for fit, gof and the count
+    models (strings as categoricals): what `ErgmModel` and the count models are built from."""
 
     network_id: Series[np.int32] = KeyColumn()
     origin_nis: Series[pd.CategoricalDtype] = KeyColumn()
     destination_nis: Series[pd.CategoricalDtype] = KeyColumn()
+    n_moves: Series[np.int64]
     tie: Series[bool]
     density_diff_per_1000: Series[np.float64]
     distance_km: Series[np.float64]
@@ -131,7 +132,7 @@ class Frame:
 
 FRAMES: dict[str, Frame] = {f.mart: f for f in (
     Frame("mart_network_dyads", DyadsFrame, True, ("network_id", "origin_nis", "destination_nis"),
-          ("mignet.network.fit", "mignet.network.gof", "mignet.network.scenario")),
+          ("mignet.network.fit", "mignet.network.gof", "mignet.network.pooled", "mignet.network.scenario")),
     Frame("dim_network", DimNetworkFrame, False, ("network_id",),
           ("mignet.network.fit", "mignet.network.scenario", "mignet.report.data")),
     Frame("dim_municipality", MunicipalityFrame, False, ("nis_code",),

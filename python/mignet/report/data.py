@@ -138,8 +138,11 @@ def _load(con, settings: Settings, build: BuildSettings) -> ReportInputs:
             [(o, d) for o, d in pairs] + [(d, o) for o, d in pairs], columns=["origin_nis", "destination_nis"]
         )
         con.register("scenario_wanted", wanted)
+        # the columns the scenario probabilities use (tie_probabilities reads the model's covariates by name)
         scenario_dyads = con.execute(
-            "select d.* from marts.mart_network_dyads d join scenario_wanted w using (origin_nis, destination_nis) "
+            "select d.network_id, d.period_label, d.origin_nis, d.destination_nis, d.tie, d.reverse_tie, "
+            "d.density_diff_per_1000, d.distance_km, d.distance_10km "
+            "from marts.mart_network_dyads d join scenario_wanted w using (origin_nis, destination_nis) "
             "where d.group_type = 'all'"
         ).df()
         con.unregister("scenario_wanted")

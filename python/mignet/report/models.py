@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from mignet.network.counts import COUNT_SPECS, MAIN_SPEC
 from mignet.network.pooled import COUNT_EFFECTS, ERGM_EFFECTS, ERGM_MODEL
 from mignet.network.scenario import tie_probabilities
-from mignet.report import figures, maps
+from mignet.report import TEMPORARY_GLOB, figures, maps
 from mignet.report.data import ReportInputs, load_report_inputs
 from mignet.settings import Settings
 
@@ -471,7 +471,8 @@ def write_model_report(settings: Settings) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / "index.html"
     # Written beside the target and renamed, so a reader never sees half a page.
-    fd, tmp = tempfile.mkstemp(prefix=".index-", suffix=".html", dir=out_dir)
+    prefix, suffix = TEMPORARY_GLOB.split("*")
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=out_dir)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(page)
     os.chmod(tmp, 0o644)

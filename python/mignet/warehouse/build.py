@@ -86,16 +86,34 @@ def dbt_executable() -> str:
     return found
 
 
+# a failed test whose message is the refusal itself (its error says why, in words for the user)
+_SELF_EXPLAINING_TESTS = ("quarantine_share_within_limit",)
+
+
 def _summarise(run_results: dict) -> tuple[tuple[str, ...], tuple[str, ...]]:
     failures, warnings = [], []
     for result in run_results.get("results", []):
         status = result.get("status")
-        line = f"{result.get('unique_id')}: {status}: {(result.get('message') or '').strip()}"
+        message = (result.get("message") or "").strip()
+        uid = result.get("unique_id") or ""
+        if any(name in uid for name in _SELF_EXPLAINING_TESTS) and "Invalid Input Error: " in message:
+            # the test raises the explanation (which table and rule, and what it suggests): put it first
+            message = message.split("Invalid Input Error: ", 1)[1].strip()
+        line = f"{uid}: {status}: {message}"
         if status in ("error", "fail", "runtime error"):
             failures.append(line)
         elif status == "warn":
             warnings.append(line)
     return tuple(failures), tuple(warnings)
+
+
+def _console_failure(returncode: int, output: list[str]) -> str:
+    """What dbt said when it stopped without results (an on-run-start hook refused the extract, a
+    compilation error): everything from its "Encountered an error" on, which may be many lines (every
+    structural problem of the extract with DuckDB's whole message), else the last lines."""
+    starts = [i for i, line in enumerate(output) if "Encountered an error" in line]
+    shown = output[starts[0]:] if starts else output[-40:]
+    return f"dbt exited with code {returncode}:\n" + "\n".join(shown)
 
 
 def _run_dbt(command: list[str], settings: Settings, env: dict, show=None) -> tuple[int, list[str]]:
@@ -187,7 +205,7 @@ def build_warehouse(settings: Settings, dbt_vars: dict | None = None, progress: 
         build_id = (run_results or {}).get("metadata", {}).get("invocation_id") or attempt
         failures, warnings = _summarise(run_results) if run_results else ((), ())
         if returncode != 0 and not failures:
-            failures = ("dbt exited with code " + str(returncode) + ":\n" + "\n".join(output[-40:]),)
+            failures = (_console_failure(returncode, output),)
         ok = returncode == 0
         artifacts = build_root / build_id
         if ok and docs and run_results is not None:

@@ -49,7 +49,8 @@ def build(raw_dir, vintage, imputation, extra_vars):
     if imputation:
         dbt_vars["imputation_method"] = imputation
     result = build_warehouse(settings, dbt_vars=dbt_vars or None, progress=click.echo)
+    kept = [str(p) for p in (result.run_results_path, result.log_path) if p is not None and p.is_file()]
     click.echo(f"build {result.build_id}: {'ok' if result.ok else 'FAILED'} in {result.elapsed_s:.1f}s; "
-               f"{len(result.warnings)} warning(s); run results {result.run_results_path}")
+               f"{len(result.warnings)} warning(s)" + (f"; see {' and '.join(kept)}" if kept else ""))
     if not result.ok:
         sys.exit(1)
