@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 STATNET_SECONDS_PER_NETWORK = 90.0
 TARGET_TOTAL_SECONDS = 30.0

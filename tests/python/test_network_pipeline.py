@@ -190,8 +190,10 @@ def test_scenario_by_name_and_code(warehouse):
 def test_tie_probabilities_limits():
     params = {"edges": -1.0, "mutual": 2.0, "edgecov:x": 0.5}
     out = tie_probabilities(params, {"x": 1.0}, {"x": -1.0})
-    a, b = -0.5, -1.5
-    assert out["p_given_reverse"] == pytest.approx(1 / (1 + np.exp(-(a + 2))))
+    a, b, m = -0.5, -1.5, 2.0  # eta of i->j and of j->i, and mutual
+    assert out["p_given_no_reverse"] == pytest.approx(1 / (1 + np.exp(-a)))
+    assert out["p_given_reverse"] == pytest.approx(1 / (1 + np.exp(-(a + m))))
+    assert out["p_marginal"] == pytest.approx((np.exp(a) + np.exp(a + b + m)) / (1 + np.exp(a) + np.exp(b) + np.exp(a + b + m)))
     with pytest.raises(ScenarioError, match="non-identified"):
         tie_probabilities({"edges": np.nan}, {}, {})
 

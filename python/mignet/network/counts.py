@@ -52,8 +52,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 from scipy.special import digamma, gammaln, polygamma
+
+from mignet.network.newton import maximise
+from mignet.network.results import WaldInference
 
 ORIGIN_COLUMNS = ("origin_nis", "origin")
 DESTINATION_COLUMNS = ("destination_nis", "destination")
@@ -483,29 +485,9 @@ class CountModel:
             hess = (xt * mu[:, None]).T @ xt
             return ll, grad, (hess + hess.T) / 2
 
-        beta = np.zeros(x.shape[1])
-        ll, grad, hess = evaluate(beta)
-        converged, it = False, 0
-        for it in range(1, maxiter + 1):
-            try:
-                step = np.linalg.solve(hess, grad)
-            except np.linalg.LinAlgError:
-                step = np.linalg.lstsq(hess, grad, rcond=None)[0]
-            decrement = float(grad @ step)
-            if not np.isfinite(decrement):
-                break
-            if decrement < tol:
-                converged = True
-                break
-            t = 1.0
-            while True:
-                new = beta + t * step
-                new_ll, new_grad, new_hess = evaluate(new)
-                if new_ll >= ll - 1e-12 * abs(ll) or t < 1e-10:
-                    break
-                t /= 2
-            beta, ll, grad, hess = new, new_ll, new_grad, new_hess
-        return beta, it, converged
+        # evaluate's third value is the information (minus the Hessian of the profile log-likelihood)
+        found = maximise(evaluate, np.zeros(x.shape[1]), maxiter=maxiter, tol=tol)
+        return found.x, found.iterations, found.converged
 
     def _fit_pyfixest(self, maxiter: int, tol: float):
         import pyfixest as pf
@@ -583,27 +565,12 @@ class CountModel:
         # (floored at 0.1: near alpha = 0 the likelihood is flat in log alpha, and Newton would stop there)
         alpha0 = max(float(((y - mu0) ** 2 - y).sum() / max((mu0 ** 2).sum(), 1e-300)), 0.1)
         params = np.concatenate([[const0], beta0, [np.log(alpha0)]])
-        ll, grad, hess, _ = _negbin_derivatives(counts, exog, params)
-        converged, it = False, 0
-        for it in range(1, maxiter + 1):
-            try:
-                step = np.linalg.solve(-hess, grad)
-            except np.linalg.LinAlgError:
-                step = np.linalg.lstsq(-hess, grad, rcond=None)[0]
-            decrement = float(grad @ step)
-            if not np.isfinite(decrement):
-                break
-            if decrement < tol:
-                converged = True
-                break
-            t = 1.0
-            while True:
-                new = params + t * step
-                new_ll, new_grad, new_hess, _ = _negbin_derivatives(counts, exog, new)
-                if (np.isfinite(new_ll) and new_ll >= ll - 1e-12 * abs(ll)) or t < 1e-10:
-                    break
-                t /= 2
-            params, ll, grad, hess = new, new_ll, new_grad, new_hess
+        def evaluate(point):
+            ll, grad, hess, _ = _negbin_derivatives(counts, exog, point)
+            return ll, grad, -hess
+
+        found = maximise(evaluate, params, maxiter=maxiter, tol=tol)
+        params, converged, it = found.x, found.converged, found.iterations
         ll, grad, hess, (scores, pieces) = _negbin_derivatives(counts, exog, params, observation_scores=True)
         try:
             bread = np.linalg.inv(-hess)
@@ -761,7 +728,7 @@ def _negbin_derivatives(counts: _CountValues, exog, params, observation_scores: 
     return ll, grad, hess, (scores, (h_ee, -r * h_er, r * r * h_rr + r * g_r))
 
 
-class CountResults:
+class CountResults(WaldInference):
     """A fitted count model. `bse` and `cov_params()` are clustered by unordered pair, by default in the CR3
     (leave-one-pair-out jackknife) form that accounts for each pair's leverage, fixed effects included
     (`vcov` says which; CR1 for several crossed fixed effects); `bse_cr1` the usual CRV1 with G/(G-1)
@@ -820,21 +787,8 @@ class CountResults:
                          name="std_error_model")
 
     @property
-    def tvalues(self) -> pd.Series:
-        return (self.params / self.bse).rename("z")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        return pd.Series(2 * sps.norm.sf(np.abs(self.tvalues.to_numpy(dtype=float))), index=self.params.index,
-                         name="p_value")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        q = sps.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({0: self.params - q * self.bse, 1: self.params + q * self.bse})
-
-    @property
     def rate_ratios(self) -> pd.Series:
-        return np.exp(self.params).rename("rate_ratio")
+        return self._exp_params("rate_ratio")
 
     def summary(self) -> str:
         ci = self.conf_int()

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
+from mignet.network.newton import maximise
+
 
 # Internally arrays are alternative- and term-major, stats (S, K, n) and allowed (S, n): with only 2 or 4
 # alternatives and a handful of terms, elementwise work over contiguous length-n rows is several times
@@ -113,34 +115,19 @@ def newton(stats, obs, allowed, basis: np.ndarray, start: np.ndarray, maxiter: i
     """Maximise over theta = basis @ phi (basis: K x r, full column rank) by Newton with step halving."""
     st, onehot, active = prepared or _prepare(stats, obs)
     al = None if allowed.all() else np.ascontiguousarray(allowed.T)
-    phi = np.linalg.lstsq(basis, start, rcond=None)[0]
-    theta = basis @ phi
-    ll, grad, info = _score_and_information(st, al, onehot, theta, active)
-    converged = False
-    it = 0
-    for it in range(1, maxiter + 1):
-        g = basis.T @ grad
-        h = basis.T @ info @ basis
-        try:
-            step = np.linalg.solve(h, g)
-        except np.linalg.LinAlgError:
-            step = np.linalg.lstsq(h, g, rcond=None)[0]
-        decrement = float(g @ step)
-        if not np.isfinite(decrement):
-            break
-        if decrement < tol:
-            converged = True
-            break
-        t = 1.0
-        while True:
-            new_phi = phi + t * step
-            new_theta = basis @ new_phi
-            new_ll, new_grad, new_info = _score_and_information(st, al, onehot, new_theta, active)
-            if new_ll >= ll - 1e-12 * abs(ll) or t < 1e-10:
-                break
-            t /= 2
-        phi, theta, ll, grad, info = new_phi, new_theta, new_ll, new_grad, new_info
-    return NewtonResult(theta=theta, llf=ll, grad=grad, info=info, iterations=it, converged=converged)
+    computed = {}
+
+    def evaluate(phi):
+        theta = basis @ phi
+        ll, grad, info = _score_and_information(st, al, onehot, theta, active)
+        computed["last"] = (theta, grad, info)
+        return ll, basis.T @ grad, basis.T @ info @ basis
+
+    found = maximise(evaluate, np.linalg.lstsq(basis, start, rcond=None)[0], maxiter=maxiter, tol=tol)
+    # every point maximise evaluates last is the one it keeps: its values in theta are the last computed
+    theta, grad, info = computed["last"]
+    return NewtonResult(theta=theta, llf=found.loglik, grad=grad, info=info, iterations=found.iterations,
+                        converged=found.converged)
 
 
 def _difference_rows(stats, obs, allowed):

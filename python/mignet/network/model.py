@@ -25,9 +25,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from mignet.network import likelihood as lk
+from mignet.network.results import WaldInference, cache_readonly
 from mignet.network.sampling import PairStateSampler
 from mignet.network.terms import Term, parse_terms
 
@@ -381,33 +381,6 @@ class ErgmSummary:
     __repr__ = __str__
 
 
-class cache_readonly:
-    """A read-only attribute computed on first access and kept in the instance's `_cache` dict: the descriptor
-    statsmodels' results classes are built on (private in statsmodels 0.15, `statsmodels.tools._decorators`,
-    so not imported from there). Unlike statsmodels' it also caches None (`pseudo_llf` of an MLE fit)."""
-
-    def __init__(self, func):
-        self.func = func
-        self.__doc__ = func.__doc__
-        self.name = func.__name__
-
-    def __set_name__(self, owner, name):
-        self.name = name
-
-    def __get__(self, obj, objtype=None):
-        if obj is None:
-            return self
-        cache = obj.__dict__.setdefault("_cache", {})
-        try:
-            return cache[self.name]
-        except KeyError:
-            value = cache[self.name] = self.func(obj)
-            return value
-
-    def __set__(self, obj, value):
-        raise AttributeError(f"{type(obj).__name__}.{self.name} is derived from the fit and cannot be set")
-
-
 @dataclasses.dataclass(frozen=True)
 class _TermLimits:
     """How each term behaves when the MLE does not exist: `lone_sign` +1/-1 for a term that diverges alone
@@ -419,7 +392,7 @@ class _TermLimits:
     involved: np.ndarray
 
 
-class ErgmResults:
+class ErgmResults(WaldInference):
     """A fitted ERGM, in the shape of statsmodels' `LikelihoodModelResults`: the constructor stores the model,
     the fit (`clogit`, a `likelihood.ClogitFit`) and the method; every other value is derived from them on
     first use, by one formula, and cached read-only.
@@ -524,23 +497,8 @@ class ErgmResults:
         return pd.Series(se, index=self.term_names, name="std_error")
 
     @cache_readonly
-    def tvalues(self) -> pd.Series:
-        return (self.params / self.bse).rename("z")
-
-    @cache_readonly
-    def pvalues(self) -> pd.Series:
-        """Two-sided Wald p-values."""
-        return pd.Series(2 * sps.norm.sf(np.abs(self.tvalues.to_numpy(dtype=float))), index=self.params.index,
-                         name="p_value")
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald intervals at level 1 - alpha: columns 0 (low) and 1 (high), as statsmodels."""
-        q = sps.norm.ppf(1 - alpha / 2)
-        return pd.DataFrame({0: self.params - q * self.bse, 1: self.params + q * self.bse})
-
-    @cache_readonly
     def odds_ratios(self) -> pd.Series:
-        return np.exp(self.params).rename("odds_ratio")
+        return self._exp_params("odds_ratio")
 
     # ---- likelihood and information criteria ------------------------------------------------------------
     @cache_readonly
