@@ -54,8 +54,13 @@ checked as (
         ranked.person_id,
         ranked.income_year,
         ranked.disposable_income,
-        -- the household fields stay in stg_register__incomes: no mart uses them, and carrying five more
-        -- columns of 17 million rows through this table cost a third of its build time
+        -- the household fields set the income position of the income-position study
+        -- (int_household_positions)
+        ranked.household_id,
+        ranked.household_type,
+        ranked.household_equivalised_income,
+        ranked.is_student,
+        ranked.is_institutional_household,
         persons.birth_date,
         case
             when ranked.is_duplicate then 'income_duplicate'

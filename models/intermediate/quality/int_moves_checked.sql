@@ -11,7 +11,8 @@
 {%- set exact_columns = [
     'person_id', 'move_date', 'move_date_unparsed', 'move_type', 'origin_nis', 'destination_nis', 'origin_country',
     'destination_country', 'origin_x', 'origin_y', 'destination_x', 'destination_y', 'origin_x_unparsed',
-    'origin_y_unparsed', 'destination_x_unparsed', 'destination_y_unparsed'] %}
+    'origin_y_unparsed', 'destination_x_unparsed', 'destination_y_unparsed', 'origin_address_class', 'origin_sector',
+    'destination_sector'] %}
 {%- set near_columns = ['person_id', 'move_date', 'move_type', 'origin_nis', 'destination_nis'] %}
 
 with
@@ -28,6 +29,12 @@ municipalities as (
 
 vintage_map as (
     select nis_code, vintage_nis from {{ ref('int_nis_code_vintage_map') }}
+),
+
+-- the clean sector codes: the vintage municipality each lies in and the sector of the vintage it maps to
+-- (NULL when none: such a side is counted in the unknown sector of its municipality, fct_move_sectors)
+sector_map as (
+    select sector_code, vintage_nis, vintage_sector from {{ ref('int_sector_code_vintage_map') }}
 ),
 
 -- every person id of the raw persons file (int_persons_checked keeps every row, so the raw file is not read
@@ -96,6 +103,13 @@ sides as (
         destination_code.valid_from as destination_valid_from,
         destination_code.valid_to as destination_valid_to,
         destination_map.vintage_nis as destination_vintage_nis,
+        -- sectors: known, in which vintage municipality, mapped to which sector of the vintage
+        origin_sector_code.sector_code is not null as origin_sector_known,
+        origin_sector_code.vintage_nis as origin_sector_vintage_nis,
+        origin_sector_code.vintage_sector as origin_vintage_sector,
+        destination_sector_code.sector_code is not null as destination_sector_known,
+        destination_sector_code.vintage_nis as destination_sector_vintage_nis,
+        destination_sector_code.vintage_sector as destination_vintage_sector,
         -- person
         persons.person_id is not null as person_known,
         persons.birth_date
@@ -105,6 +119,9 @@ sides as (
     left join municipalities as destination_code on destination_code.nis_code = with_duplicates.destination_nis
     left join vintage_map as destination_map on destination_map.nis_code = with_duplicates.destination_nis
     left join persons on persons.person_id = with_duplicates.person_id
+    left join sector_map as origin_sector_code on origin_sector_code.sector_code = with_duplicates.origin_sector
+    left join sector_map as destination_sector_code
+        on destination_sector_code.sector_code = with_duplicates.destination_sector
 ),
 
 flagged as (
@@ -133,7 +150,15 @@ flagged as (
                 or destination_nis is null or destination_country is not null
             when 'emigration' then origin_nis is null or origin_country is not null
                 or destination_nis is not null or destination_country is null
-        end, false) as sides_inconsistent
+        end, false) as sides_inconsistent,
+        {%- for side in ['origin', 'destination'] %}
+        -- {{ side }}_sector: not a clean sector, on a side abroad, or in another municipality than the side's
+        coalesce({{ side }}_sector is not null and (
+            not {{ side }}_sector_known
+            or {{ side }}_nis is null
+            or {{ side }}_sector_vintage_nis is distinct from {{ side }}_vintage_nis
+        ), false) as {{ side }}_sector_unknown{{ ',' if not loop.last }}
+        {%- endfor %}
     from sides
 ),
 
@@ -152,6 +177,11 @@ checked as (
         origin_y,
         destination_x,
         destination_y,
+        origin_address_class,
+        origin_sector,
+        destination_sector,
+        origin_vintage_sector,
+        destination_vintage_sector,
         origin_vintage_nis,
         destination_vintage_nis,
         origin_remapped or destination_remapped as code_remapped,
@@ -172,6 +202,9 @@ checked as (
             when not person_known then 'person_unknown'
             when birth_date > move_date then 'birth_after_move'
             when {{ contract_breaks('moves', 'coordinates_outside_belgium') }} then 'coordinates_outside_belgium'
+            when {{ contract_breaks('moves', 'address_class_invalid') }} then 'address_class_invalid'
+            when {{ contract_breaks('moves', 'sector_malformed') }} then 'sector_malformed'
+            when origin_sector_unknown or destination_sector_unknown then 'sector_unknown'
         end as rule,
         case
             when is_id_duplicate then 'move_id ' || cast(move_id as varchar) || ' is on an earlier row'
@@ -213,6 +246,18 @@ checked as (
                 then 'birth_date ' || cast(birth_date as varchar) || ' after move_date ' || cast(move_date as varchar)
             when {{ contract_breaks('moves', 'coordinates_outside_belgium') }}
                 then {{ contract_reason('moves', 'coordinates_outside_belgium') }}
+            when {{ contract_breaks('moves', 'address_class_invalid') }}
+                then {{ contract_reason('moves', 'address_class_invalid') }}
+            when {{ contract_breaks('moves', 'sector_malformed') }} then {{ contract_reason('moves', 'sector_malformed') }}
+            {%- for side in ['origin', 'destination'] %}
+            when {{ side }}_sector_unknown
+                then '{{ side }}_sector ' || {{ side }}_sector || case
+                    when not {{ side }}_sector_known then ' is not in sectors (or its row there is quarantined)'
+                    when {{ side }}_nis is null then ' is given for a side abroad'
+                    else ' lies in municipality ' || coalesce({{ side }}_sector_vintage_nis, '?') || ', not in '
+                        || coalesce({{ side }}_vintage_nis, {{ side }}_nis) || ' of {{ side }}_nis (vintage '
+                        || {{ sql_string(var('target_vintage')) }} || ')' end
+            {%- endfor %}
         end as reason
     from flagged
 )

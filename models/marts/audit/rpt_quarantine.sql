@@ -62,6 +62,56 @@ population as (
     where rule is not null
 ),
 
+area_types as (
+    select
+        'area_types' as source_table,
+        coalesce(nis_code, '') as source_key,
+        source_row,
+        rule,
+        reason,
+        cast(null as varchar) as person_id
+    from {{ ref('int_area_types_checked') }}
+    where rule is not null
+),
+
+population_positions as (
+    select
+        'population_positions' as source_table,
+        coalesce(nis_code, '') || '|' || coalesce(cast(reference_date as varchar), '') || '|'
+            || coalesce(classification, '') || '|' || coalesce(position, '') as source_key,
+        source_row,
+        rule,
+        reason,
+        cast(null as varchar) as person_id
+    from {{ ref('int_population_positions_checked') }}
+    where rule is not null
+),
+
+sectors as (
+    select
+        'sectors' as source_table,
+        coalesce(sector_code, '') as source_key,
+        source_row,
+        rule,
+        reason,
+        cast(null as varchar) as person_id
+    from {{ ref('int_sectors_checked') }}
+    where rule is not null
+),
+
+population_by_origin as (
+    select
+        'population_by_origin' as source_table,
+        coalesce(area_code, '') || '|' || coalesce(cast(reference_date as varchar), '') || '|'
+            || coalesce(country, '') as source_key,
+        source_row,
+        rule,
+        reason,
+        cast(null as varchar) as person_id
+    from {{ ref('int_population_by_origin_checked') }}
+    where rule is not null
+),
+
 quarantined as (
     select * from moves
     union all
@@ -72,6 +122,14 @@ quarantined as (
     select * from municipalities
     union all
     select * from population
+    union all
+    select * from area_types
+    union all
+    select * from population_positions
+    union all
+    select * from sectors
+    union all
+    select * from population_by_origin
 ),
 
 final as (

@@ -14,6 +14,14 @@ raw_counts as (
     select 'municipalities', count(*) from {{ source('register', 'municipalities') }}
     union all
     select 'population', count(*) from {{ source('register', 'population') }}
+    union all
+    select 'area_types', count(*) from {{ source('register', 'area_types') }}
+    union all
+    select 'population_positions', count(*) from {{ source('register', 'population_positions') }}
+    union all
+    select 'sectors', count(*) from {{ source('register', 'sectors') }}
+    union all
+    select 'population_by_origin', count(*) from {{ source('register', 'population_by_origin') }}
 ),
 
 clean_counts as (
@@ -26,6 +34,16 @@ clean_counts as (
     select 'municipalities', count(*) from {{ ref('int_nis_code_vintage_map') }} where in_extract
     union all
     select 'population', coalesce(sum(n_source_rows), 0) from {{ ref('int_population_vintage') }}
+    union all
+    -- the rows that set an area type of dim_area (the first of each vintage municipality and agreeing parts)
+    select 'area_types', coalesce(sum(n_source_rows), 0) from {{ ref('int_area_types_vintage') }}
+    union all
+    select 'population_positions', coalesce(sum(n_source_rows), 0) from {{ ref('int_population_positions_vintage') }}
+    union all
+    -- the clean sector codes, each mapped onto a sector of the vintage or onto its municipality's unknown sector
+    select 'sectors', count(*) from {{ ref('int_sector_code_vintage_map') }}
+    union all
+    select 'population_by_origin', coalesce(sum(n_source_rows), 0) from {{ ref('int_population_by_origin_vintage') }}
 ),
 
 quarantine_counts as (

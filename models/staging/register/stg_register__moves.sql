@@ -26,6 +26,11 @@ renamed as (
         try_cast(origin_y as double) as origin_y,
         try_cast(destination_x as double) as destination_x,
         try_cast(destination_y as double) as destination_y,
+        -- kind of the origin address (optional column: NULL where the extract lacks it)
+        cast(origin_address_class as varchar) as origin_address_class,
+        -- statistical sectors of the addresses (optional columns: NULL where the extract lacks them)
+        cast(origin_sector as varchar) as origin_sector,
+        cast(destination_sector as varchar) as destination_sector,
         {{ unparsed('origin_x', 'double') }} as origin_x_unparsed,
         {{ unparsed('origin_y', 'double') }} as origin_y_unparsed,
         {{ unparsed('destination_x', 'double') }} as destination_x_unparsed,

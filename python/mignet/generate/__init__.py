@@ -26,12 +26,16 @@ import pyarrow.parquet as pq
 
 from mignet import contract
 from mignet.generate import faults as faults_mod
+from mignet.generate import income_positions as positions_mod
+from mignet.generate import sectors as sectors_mod
 from mignet.generate.geography import POPULATION_YEARS, load_geography
 from mignet.generate.simulate import AGE_BANDS, INTRA_SHARE, PERIODS, QUARTILES, RETURN_SHARE, simulate
 from mignet.generate.tables import frame_table, incomes_table, moves_table, persons_table, raw_tables
 
 __all__ = ["generate_register", "FAULT_COLUMNS"]
 
+# every fault the generator can inject: (table, expected quarantine rule or check, expected outcome)
+FAULT_TYPES: dict[str, tuple[str, str, str]] = {**faults_mod.FAULT_TYPES, **positions_mod.FAULT_TYPES}
 FAULT_COLUMNS = ("table", "key", "fault_type", "expected_rule", "expected_outcome", "detail")
 GRAVITY_FORMULA = ("P(i->j) proportional to exp(alpha*ln(pop_i) + beta*ln(pop_j) - distance_km_ij/decay_km "
                    "+ gamma_density*z_j + delta_coast*coast_j) for i != j; z_j = standardised ln(density_j) "
@@ -84,7 +88,20 @@ def generate_register(out, scale: float = 1.0, seed: int = 20180101, geography="
     reg = simulate(geo, scale, rng, progress=say)
     lap("simulate")
     raw = raw_tables(reg, geo)
+    # the income-position study: the kind of each move's origin address, the area types and the population
+    # by income position of this geography
+    raw.moves["o_class"] = positions_mod.origin_address_classes(raw.moves, raw.persons, raw.countries,
+                                                                np.random.default_rng([seed, 13]))
+    area_types = positions_mod.area_types_frame(geo)
+    population_positions = positions_mod.population_positions_frame(geo, area_types, np.random.default_rng([seed, 17]))
+    # the arrival study: statistical sectors, the sectors of each move, the population by sector and origin
+    sectors = sectors_mod.synthesize_sectors(geo, reg, raw, np.random.default_rng([seed, 1414]))
+    say(f"sectors: {len(sectors.code_2019):,} ({sectors.manifest['arrival_sectors']['count']:,} arrival sectors); "
+        f"population_by_origin: {len(sectors.population_by_origin):,} rows")
     injected = faults_mod.inject(raw, geo, faults, np.random.default_rng([seed, 7]), fmt)
+    area_types, population_positions, position_faults = positions_mod.inject(
+        area_types, population_positions, geo, faults, np.random.default_rng([seed, 19]))
+    injected += position_faults
     if injected:
         say(f"faults: {len(injected):,} faulty rows injected")
     lap("faults")
@@ -101,6 +118,10 @@ def generate_register(out, scale: float = 1.0, seed: int = 20180101, geography="
         "incomes": lambda: incomes_table(raw),
         "municipalities": lambda: frame_table(geo.municipalities, contract.MUNICIPALITIES),
         "population": lambda: frame_table(geo.population, contract.POPULATION),
+        "area_types": lambda: frame_table(area_types, positions_mod.AREA_TYPES),
+        "population_positions": lambda: frame_table(population_positions, positions_mod.POPULATION_POSITIONS),
+        "sectors": lambda: frame_table(sectors.sectors, contract.TABLES["sectors"]),
+        "population_by_origin": lambda: frame_table(sectors.population_by_origin, contract.TABLES["population_by_origin"]),
     }
     def build_and_write(name):
         started = time.perf_counter()
@@ -152,9 +173,11 @@ def generate_register(out, scale: float = 1.0, seed: int = 20180101, geography="
             "gravity": reg.parameters,
         },
         "simulation": reg.stats,
-        "fault_counts": {t: counts.get(t, 0) for t in faults_mod.FAULT_TYPES} if faults > 0 else {},
+        "arrivals": sectors.manifest,
+        "area_types": area_types.drop_duplicates("nis_code").groupby("area_type")["nis_code"].count().to_dict(),
+        "fault_counts": {t: counts.get(t, 0) for t in FAULT_TYPES} if faults > 0 else {},
         "fault_types": {t: {"table": v[0], "expected_rule": v[1], "expected_outcome": v[2]}
-                        for t, v in faults_mod.FAULT_TYPES.items()},
+                        for t, v in FAULT_TYPES.items()},
     }
     with open(out / "manifest.json", "w", encoding="utf-8") as fh:
         json.dump(manifest, fh, indent=2)

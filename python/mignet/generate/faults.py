@@ -29,6 +29,9 @@ FAULT_TYPES: dict[str, tuple[str, str, str]] = {
     "person_unknown": ("moves", "person_unknown", "quarantine"),
     "birth_after_move": ("moves", "birth_after_move", "quarantine"),
     "coordinates_outside_belgium": ("moves", "coordinates_outside_belgium", "quarantine"),
+    "address_class_invalid": ("moves", "address_class_invalid", "quarantine"),
+    "sector_malformed": ("moves", "sector_malformed", "quarantine"),
+    "sector_unknown": ("moves", "sector_unknown", "quarantine"),
     "person_duplicate": ("persons", "person_duplicate", "quarantine"),
     "person_value_invalid": ("persons", "person_value_invalid", "quarantine"),
     "income_negative": ("incomes", "income_negative", "quarantine"),
@@ -224,6 +227,33 @@ def inject(t: RawTables, geo: Geography, rate: float, rng: np.random.Generator, 
             m[cx][r], m[cy][r] = m[cx][r] + 500_000.0, m[cy][r] + 500_000.0
         faults.append(Fault("moves", key(r), "coordinates_outside_belgium",
                             f"{'origin' if s == 0 else 'destination'} ({m[cx][r]}, {m[cy][r]})"))
+
+    # -- origin address class (the income-position study): a value outside the contract's classes --
+    if "o_class" in m:
+        rows = pick("address_class_invalid", np.ones(n_moves, bool))
+        for j, r in enumerate(rows):
+            bad = ("Reception centre", "asylum", "RC", "prive")[j % 4]
+            if bad not in t.address_classes:
+                t.address_classes.append(bad)
+            m["o_class"][r] = t.address_classes.index(bad)
+            faults.append(Fault("moves", key(r), "address_class_invalid", f"origin_address_class '{bad}'"))
+
+    # -- statistical sectors (the arrival study): a code cut short, and a well-formed code no sector has --
+    if "o_sector" in m and t.sector_codes:
+        rows = pick("sector_malformed", m["o_sector"] >= 0)
+        for r in rows:
+            bad = t.sector_codes[m["o_sector"][r]][:7]
+            t.sector_codes.append(bad)
+            m["o_sector"][r] = len(t.sector_codes) - 1
+            faults.append(Fault("moves", key(r), "sector_malformed", f"origin_sector '{bad}'"))
+        known = set(t.sector_codes)
+        rows = pick("sector_unknown", m["d_sector"] >= 0)
+        for r in rows:
+            bad = t.sector_codes[m["d_sector"][r]][:5] + "Q9Q-"
+            assert bad not in known
+            t.sector_codes.append(bad)
+            m["d_sector"][r] = len(t.sector_codes) - 1
+            faults.append(Fault("moves", key(r), "sector_unknown", f"destination_sector '{bad}' is in no sector row"))
 
     # -- duplicates: copies of clean rows, appended with a new, higher move_id --
     rows = pick("move_duplicate_exact", np.ones(n_moves, bool))

@@ -34,9 +34,14 @@ class RawTables:
     incomes: dict[str, np.ndarray]
     # CSV only: row -> text written instead of the date (an unparseable date string)
     move_date_text: dict[int, str] = field(default_factory=dict)
+    # the values moves["o_class"] (origin_address_class) points into: the contract's, and faulty ones appended
+    address_classes: list[str] = field(
+        default_factory=lambda: list(contract.MOVES.column("origin_address_class").allowed))
     # the simulated person number of each person index, and its formatted id (made once)
     person_nums: np.ndarray | None = None
     person_ids: pa.Array | None = None
+    # the statistical sector codes moves["o_sector"] and moves["d_sector"] point into (mignet.generate.sectors)
+    sector_codes: list[str] = field(default_factory=list)
 
     def code_index(self, code: str) -> int:
         try:
@@ -156,7 +161,21 @@ def moves_table(t: RawTables) -> pa.Table:
         "origin_x": _doubles(m["ox"]), "origin_y": _doubles(m["oy"]),
         "destination_x": _doubles(m["dx"]), "destination_y": _doubles(m["dy"]),
     }
-    return pa.Table.from_pydict(cols, schema=arrow_schema(contract.MOVES))
+    if "o_class" in m:
+        cols["origin_address_class"] = _take(t.address_classes, m["o_class"])
+    if "o_sector" in m:
+        cols["origin_sector"] = _take(t.sector_codes, m["o_sector"])
+        cols["destination_sector"] = _take(t.sector_codes, m["d_sector"])
+    return pa.Table.from_pydict(_with_optional_nulls(cols, contract.MOVES, len(m["move_id"])),
+                                schema=arrow_schema(contract.MOVES))
+
+
+def _with_optional_nulls(cols: dict, table: contract.Table, n_rows: int) -> dict:
+    """`cols` with every optional column of the contract it lacks as NULL, as the warehouse reads an optional
+    column an extract does not have (a required one must be given)."""
+    missing = {c.name: pa.nulls(n_rows, ARROW_TYPES[c.dtype]) for c in table.columns
+               if c.optional and c.name not in cols}
+    return {**cols, **missing}
 
 
 def persons_table(t: RawTables) -> pa.Table:

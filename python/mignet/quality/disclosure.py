@@ -155,6 +155,7 @@ KEY = "key"                        # identifies the row: codes and labels of per
 REFERENCE = "reference"            # public reference data: names, areas, centroids, distances, the study design
 STATISTIC = "published_statistic"  # registers statistics published as such (population on 1 January, densities)
 CONTROLLED = "controlled_count"    # a count under the disclosure rule (rounded, suppressed, withheld)
+CONTROLLED_NET = "controlled_net"  # a net of counts, rounded to the rule's base (halves away from 0), or withheld
 DERIVED = "derived"                # computed from published values only (shares, ties, the all-movers margin)
 FLAG = "disclosure_flag"           # <count>_suppressed, <count>_withheld
 MODEL_RESULT = "model_result"      # estimates and fit statistics of whole networks
@@ -223,6 +224,41 @@ PUBLIC_TABLES: dict[str, PublicTable] = {t.name: t for t in (
                            "iterations", "engine", "certification_id", "fitted_at")}),
     PublicTable("period_change_tests", "results", "model_results",
                 "Wald tests of change between periods per group: functions of the estimates of whole networks"),
+    # the income-position study (mignet.quality.position_disclosure: the area types and the territory only, its
+    # own attacker model of the relations between these tables)
+    PublicTable("dim_income_position", "marts", "reference", "the income positions of the income-position study",
+                {c: (KEY if c == "position" else REFERENCE) for c in (
+                    "position", "position_order", "classification", "min_ratio_pct", "max_ratio_pct",
+                    "is_student_position", "description")}),
+    PublicTable("dim_area", "marts", "reference",
+                "the areas of the income-position study: municipalities, named areas, area types, the territory",
+                {c: (KEY if c in ("area_level", "area_code") else REFERENCE) for c in (
+                    "area_level", "area_code", "area_name", "area_type", "parent_level", "parent_code", "level_order",
+                    "n_municipalities", "is_unclassified")}),
+    PublicTable("mart_migration_balance", "marts", "controlled_counts",
+                "movers in, out and net per area type (and the territory), span and income position under the "
+                "disclosure rule; the populations and rates from the published values",
+                {**{c: KEY for c in ("area_level", "area_code", "year_from", "year_to", "position")},
+                 "n_years": REFERENCE, "position_order": REFERENCE,
+                 "movers_in": CONTROLLED, "movers_in_suppressed": FLAG, "movers_in_withheld": FLAG,
+                 "movers_out": CONTROLLED, "movers_out_suppressed": FLAG, "movers_out_withheld": FLAG,
+                 "net_movers": CONTROLLED_NET, "net_movers_withheld": FLAG, "population": DERIVED,
+                 "population_total": STATISTIC, "net_rate_total": DERIVED, "net_rate_position": DERIVED}),
+    PublicTable("mart_od_net", "marts", "controlled_counts",
+                "net movers between area types per span and income position, rounded (the one-way counts stay secure)",
+                {**{c: KEY for c in ("area_type", "partner_area_type", "year_from", "year_to", "position")},
+                 "n_years": REFERENCE, "position_order": REFERENCE, "net_movers": CONTROLLED_NET,
+                 "net_movers_withheld": FLAG}),
+    PublicTable("mart_position_population", "marts", "controlled_counts",
+                "residents per area type (and the territory), 1 January and income position under the disclosure "
+                "rule, and every resident (the published population statistic)",
+                {**{c: KEY for c in ("area_level", "area_code", "year", "position")}, "position_order": REFERENCE,
+                 "population": CONTROLLED, "population_suppressed": FLAG, "population_withheld": FLAG,
+                 "population_total": STATISTIC}),
+    PublicTable("mart_position_exclusions", "marts", "controlled_counts",
+                "movers the income-position study excludes, per year and reason, under the disclosure rule",
+                {"move_year": KEY, "exclusion": KEY, "exclusion_order": REFERENCE, "movers": CONTROLLED,
+                 "movers_suppressed": FLAG, "movers_withheld": FLAG}),
 )}
 
 # Marts published to the secure tier only, and why (a mart in neither list is secure-only too, and named).

@@ -51,6 +51,8 @@ BOUNDED_CHECKS: dict[str, str] = {
     "tie_density": "mart_network_dyads",
     "reciprocity": "mart_network_dyads",
     "population_change": "dim_municipality_year",
+    "unknown_sector_share": "fct_move_sectors",
+    "arrival_neighbourhood_share": "mart_arrival_neighbourhoods",
 }
 
 
@@ -172,6 +174,31 @@ def aggregates(build: BuildSettings, bounds: Mapping[str, PlausibilityBound]) ->
             f"from y order by year",
             (_between("population_change", "ratio_to_year_before", bounds),),
             key_columns=("year",),
+        ),
+        # the arrival study: per year, the share of Belgian sides of moves in an unknown sector (<nis>ZZZZ);
+        # no rows when the extract has no sectors (the study then runs at municipality level)
+        Aggregate(
+            "fct_move_sectors", "unknown_sector_share",
+            f"with sides as ("
+            f"select m.move_year as year, s.origin_sector as sector from {db.qualified(MART_SCHEMA, 'fct_move_sectors')} s "
+            f"join {db.qualified(MART_SCHEMA, 'fct_moves')} m using (move_id) where s.origin_sector is not null "
+            f"union all "
+            f"select m.move_year, s.destination_sector from {db.qualified(MART_SCHEMA, 'fct_move_sectors')} s "
+            f"join {db.qualified(MART_SCHEMA, 'fct_moves')} m using (move_id) where s.destination_sector is not null) "
+            f"select year, count(*) as n_sides, "
+            f"avg(case when d.is_unknown_sector then 1.0 else 0.0 end) as unknown_sector_share "
+            f"from sides left join {db.qualified(MART_SCHEMA, 'dim_sector')} d on d.sector_code = sides.sector "
+            f"group by year order by year",
+            (_between("unknown_sector_share", "unknown_sector_share", bounds),),
+            key_columns=("year",), requires=("fct_moves", "dim_sector"),
+        ),
+        Aggregate(
+            "mart_arrival_neighbourhoods", "arrival_neighbourhood_share",
+            f"select area_level, year, count(*) as n_areas, "
+            f"avg(case when is_arrival_neighbourhood then 1.0 else 0.0 end) as arrival_neighbourhood_share "
+            f"from {db.qualified(MART_SCHEMA, 'mart_arrival_neighbourhoods')} group by all order by all",
+            (_between("arrival_neighbourhood_share", "arrival_neighbourhood_share", bounds),),
+            key_columns=("area_level", "year"),
         ),
     ]
 

@@ -56,6 +56,7 @@ import pyarrow as pa
 
 from mignet import db
 from mignet.quality import disclosure as dc
+from mignet.quality import position_disclosure
 from mignet.quality.release_check import check_public_release
 from mignet.settings import Settings
 from mignet.warehouse import MART_SCHEMA, RESULTS_SCHEMA, NotCertifiedError, StaleResultsError, Warehouse
@@ -490,6 +491,16 @@ def _write_public(con, folder: Path, marts, certs: dict, results: dict, rule: dc
     else:
         _no_secondary_suppression(con)
         plan = PublicPlan(None, 0.0)
+    position_plan = None
+    if any(m in public_marts for m in position_disclosure.PUBLIC_MARTS):
+        try:
+            position_plan = position_disclosure.plan(con, rule, say)
+        except dc.DisclosureModelError as exc:
+            raise PublishError(f"{_nothing_published(folder.parent)}: the income-position counts do not fit the "
+                               f"attacker model of the disclosure check ({exc})") from None
+        levels = ", ".join(position_disclosure.PUBLIC_AREA_LEVELS)
+        not_published["rows"] = {m: f"only the area levels {levels}: municipalities and named areas stay secure"
+                                 for m in (position_disclosure.BALANCE, position_disclosure.POPULATION)}
     tables = {}
     for mart in public_marts:
         entry = dc.PUBLIC_TABLES[mart]
@@ -503,6 +514,8 @@ def _write_public(con, folder: Path, marts, certs: dict, results: dict, rule: dc
             sql = public_dyads_sql(columns, rule)
         elif mart == SHARES:
             sql = public_shares_sql(columns, rule)
+        elif mart in position_disclosure.PUBLIC_MARTS:
+            sql = position_disclosure.public_sql(mart, columns)
         else:
             sql = f"select {', '.join(db.quote_ident(c) for c in columns)} from {db.qualified(MART_SCHEMA, mart)}"
         say(f"public: export {mart}")
@@ -510,6 +523,8 @@ def _write_public(con, folder: Path, marts, certs: dict, results: dict, rule: dc
         tables[mart] = {"rows": rows, "source": f"{MART_SCHEMA}.{mart}", "disclosure_class": entry.disclosure_class,
                         "certification_id": certs[mart].certification_id, "build_id": certs[mart].build_id,
                         "columns": {c: entry.column_class(c) for c in _written_columns(con, folder / f"{mart}.parquet")}}
+        if mart in position_disclosure.PUBLIC_MARTS and position_plan is not None:
+            tables[mart]["secondary_suppression"] = position_plan.summary
     for table in results:
         entry = dc.PUBLIC_TABLES.get(table)
         if entry is None or entry.source_schema != RESULTS_SCHEMA:

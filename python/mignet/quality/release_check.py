@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from mignet import db
 from mignet.quality import disclosure as dc
+from mignet.quality import position_disclosure
 
 # Columns that identify or describe a person; never in the public tier, whatever the catalogue says.
 PERSON_LEVEL_COLUMNS = frozenset({
@@ -108,6 +109,10 @@ def check_public_release(folder: Path, con, rule: dc.DisclosureRule) -> ReleaseC
     elif "mart_destination_shares" in present:
         check.add("mart_destination_shares", "published without mart_network_dyads: its margins cannot be audited "
                   "without the dyads they sum", 1)
+    # the income-position study: its rows, its rule for nets, and its own attacker model (position_disclosure)
+    positions = position_disclosure.check_release(con, folder, present, rule, check)
+    if positions:
+        check.summary["income_positions"] = positions
     return check
 
 

@@ -115,6 +115,74 @@ class MunicipalityYearFrame(FrameContract):
     density_per_km2: Series[np.float64]
 
 
+class IncomePositionFrame(FrameContract):
+    """marts.dim_income_position as the income-position report reads it (every column)."""
+
+    position: Series[str] = KeyColumn()
+    position_order: Series[np.int32]
+    classification: Series[str]
+    min_ratio_pct: Series[np.float64] = NullableColumn()
+    max_ratio_pct: Series[np.float64] = NullableColumn()
+    is_student_position: Series[bool]
+    description: Series[str] = NullableColumn()
+
+
+class AreaFrame(FrameContract):
+    """marts.dim_area as the income-position report reads it (its labels and sizes)."""
+
+    area_level: Series[str] = KeyColumn()
+    area_code: Series[str] = KeyColumn()
+    area_name: Series[str] = NullableColumn()
+    area_type: Series[str] = NullableColumn()
+    level_order: Series[np.int32]
+    n_municipalities: Series[np.int32]
+    is_unclassified: Series[bool]
+
+
+class SpanPositionKey(FrameContract):
+    """The span of study years and the income position that key the income-position marts."""
+
+    year_from: Series[np.int32] = KeyColumn()
+    year_to: Series[np.int32] = KeyColumn()
+    n_years: Series[np.int32]
+    position: Series[str] = KeyColumn()
+    position_order: Series[np.int32]
+
+
+class MigrationBalanceFrame(SpanPositionKey):
+    """marts.mart_migration_balance as the income-position report reads it (every column; it reads the area
+    types and the whole territory): counts as int64, the populations and rates NULL without population."""
+
+    area_level: Series[str] = KeyColumn()
+    area_code: Series[str] = KeyColumn()
+    movers_in: Series[np.int64]
+    movers_out: Series[np.int64]
+    net_movers: Series[np.int64]
+    population: Series[np.float64] = NullableColumn()
+    population_total: Series[np.float64] = NullableColumn()
+    net_rate_total: Series[np.float64] = NullableColumn()
+    net_rate_position: Series[np.float64] = NullableColumn()
+
+
+class OdNetFrame(SpanPositionKey):
+    """marts.mart_od_net as the income-position report reads it for the OD matrix (every column)."""
+
+    area_type: Series[str] = KeyColumn()
+    partner_area_type: Series[str] = KeyColumn()
+    movers_from_partner: Series[np.int64]
+    movers_to_partner: Series[np.int64]
+    net_movers: Series[np.int64]
+
+
+class PositionExclusionsFrame(FrameContract):
+    """marts.mart_position_exclusions as the income-position report reads it (every column)."""
+
+    move_year: Series[np.int32] = KeyColumn()
+    exclusion: Series[str] = KeyColumn()
+    exclusion_order: Series[np.int32]
+    movers: Series[np.int64]
+
+
 @dataclass(frozen=True)
 class Frame:
     """A frame a Python stage reads from a mart: its contract, and how the reader reads it."""
@@ -140,6 +208,14 @@ FRAMES: dict[str, Frame] = {f.mart: f for f in (
     Frame("dim_municipality_year", MunicipalityYearFrame, False, ("nis_code", "year"), ("mignet.report.data",)),
     Frame("mart_destination_shares", DestinationSharesFrame, False,
           ("period_label", "group_type", "group_value", "destination_nis"), ("mignet.report.data",)),
+    Frame("dim_income_position", IncomePositionFrame, False, ("position",), ("mignet.report.income_positions",)),
+    Frame("dim_area", AreaFrame, False, ("area_level", "area_code"), ("mignet.report.income_positions",)),
+    Frame("mart_migration_balance", MigrationBalanceFrame, False,
+          ("area_level", "area_code", "year_from", "year_to", "position"), ("mignet.report.income_positions",)),
+    Frame("mart_od_net", OdNetFrame, False, ("area_type", "partner_area_type", "year_from", "year_to", "position"),
+          ("mignet.report.income_positions",)),
+    Frame("mart_position_exclusions", PositionExclusionsFrame, False, ("move_year", "exclusion"),
+          ("mignet.report.income_positions",)),
 )}
 
 

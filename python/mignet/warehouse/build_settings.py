@@ -263,6 +263,14 @@ class BuildSettings:
             for name, lower, upper, severity, description in rows
         }
 
+    def seed_frame(self, con, name: str, order: str | None = None):
+        """Seed `name` as this build wrote it, as a pandas frame (ordered by column `order`); refused with
+        BuildSettingsError when the build did not record it or it changed since. For seeds a stage shows
+        rather than computes with (the income-position report states the social minimum and the exclusions)."""
+        relation = self._seed_relation(self.recorded, con, name)
+        sql = f"select * from {relation}" + (f" order by {db.quote_ident(order)}" if order else "")
+        return con.execute(sql).df()
+
     # -- the vars -----------------------------------------------------------------------------------------
     def var(self, name: str):
         if name not in self.vars:
@@ -313,6 +321,16 @@ class BuildSettings:
     @property
     def imputed_share_max(self) -> float:
         return float(self.var("imputed_share_max"))
+
+    @property
+    def income_position_classification(self) -> str:
+        """social_minimum or income_group: what sets a mover's position in the income-position study."""
+        return str(self.var("income_position_classification"))
+
+    @property
+    def income_position_year(self) -> str:
+        """move_year or next_year: the income year of a mover's position in the income-position study."""
+        return str(self.var("income_position_year"))
 
     @cached_property
     def period_labels(self) -> tuple[str, ...]:
