@@ -273,13 +273,14 @@ def _unnamed_temporaries(settings: Settings) -> list[tuple[Path, str]]:
     """(folder, glob) of the temporary files that carry no pid, as their writers name them."""
     from mignet.quality import report as quality_report
     from mignet.quality.validate import quality_paths
-    from mignet.report import TEMPORARY_GLOB as MODEL_REPORT_TEMPORARY
+    from mignet.report import PAGES
+    from mignet.report import TEMPORARY_GLOB as REPORT_TEMPORARY
     from mignet.runstate import TEMPORARY_GLOB as RUN_STATE_TEMPORARY
 
     page = quality_paths(settings)["report"]
     return [(settings.data_dir, RUN_STATE_TEMPORARY),
             (page.parent, page.name + quality_report.TEMPORARY_SUFFIX),
-            (settings.reports_dir / "models", MODEL_REPORT_TEMPORARY)]
+            *((settings.reports_dir / name, REPORT_TEMPORARY) for name in PAGES)]
 
 
 def _gx_project(settings: Settings) -> Path:

@@ -275,8 +275,13 @@ def out_publish(ctx, outputs):
 
 
 def out_report(ctx, outputs):
-    path = ctx.settings.reports_dir / "models" / "index.html"
-    return None if path.is_file() else f"{path} is missing"
+    from mignet.report.pages import WRITERS
+
+    for name in WRITERS:
+        path = ctx.settings.reports_dir / name / "index.html"
+        if not path.is_file():
+            return f"{path} is missing"
+    return None
 
 
 # ---- stage bodies ---------------------------------------------------------------------------------------
@@ -384,11 +389,10 @@ def run_publish(ctx, say):
 
 
 def run_report(ctx, say):
-    from mignet.report.models import write_model_report
+    from mignet.report.pages import write_reports
 
-    path = write_model_report(ctx.settings)
-    say(f"wrote {path}")
-    return {"path": str(path)}
+    written = write_reports(ctx.settings, progress=say)
+    return {"path": str(written["models"]), "pages": {name: str(path) for name, path in written.items()}}
 
 
 STAGES = [
@@ -406,7 +410,7 @@ STAGES = [
           run_counts_stage, out_counts),
     Stage("publish", "publish certified marts and model estimates", "mignet.quality.publish",
           ("certifications", "estimates", "gof", "counts"), run_publish, out_publish),
-    Stage("report", "write the analysis report", "mignet.report.models",
+    Stage("report", "write the report pages", "mignet.report.pages",
           ("estimates", "gof", "counts", "certifications", "release_id", "polygons"), run_report, out_report),
 ]
 
@@ -541,9 +545,12 @@ def print_summary(settings: Settings, result: dict, echo=_echo) -> None:
     quality = settings.reports_dir / "quality" / "index.html"
     if quality.is_file():
         echo(f"  quality report: {quality}")
-    models = settings.reports_dir / "models" / "index.html"
-    if models.is_file():
-        echo(f"  analysis report: {models}")
+    from mignet.report import PAGES
+
+    for name, title in PAGES.items():
+        page = settings.reports_dir / name / "index.html"
+        if page.is_file():
+            echo(f"  {title}: {page}")
 
 
 @click.command("run")

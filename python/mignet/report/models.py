@@ -19,7 +19,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from mignet.network.counts import COUNT_SPECS, MAIN_SPEC
 from mignet.network.pooled import COUNT_EFFECTS, ERGM_EFFECTS, ERGM_MODEL
 from mignet.network.scenario import tie_probabilities
-from mignet.report import TEMPORARY_GLOB, figures, maps
+from mignet.report import PAGES, TEMPORARY_GLOB, figures, maps
 from mignet.report.data import ReportInputs, load_report_inputs
 from mignet.settings import Settings
 
@@ -49,6 +49,9 @@ SPEC_LABELS = {
     "negbin_node_covariates": "negative binomial, node covariates",
 }
 ALPHA = 0.05
+# the pages of the other two studies, linked from this one's header
+OTHER_PAGES = {"income_positions": "income positions in domestic migration (the second study)",
+               "arrivals": "arrival neighbourhoods (the third study)"}
 STRUCTURAL_TERMS = {
     "edges": ("Edges", "the baseline log odds of a tie (the network's density)"),
     "mutual": ("Mutual", "the extra log odds of a tie i→j when j→i is also present (reciprocity)"),
@@ -459,6 +462,9 @@ def render(inputs: ReportInputs, settings: Settings) -> str:
         methods=methods(inputs, periods),
         certifications=(inputs.certifications.to_dict("records") if inputs.certifications is not None else []),
         quality_report=os.path.relpath(settings.reports_dir / "quality" / "index.html", settings.reports_dir / "models"),
+        other_pages=[{"title": title, "what": OTHER_PAGES[name],
+                      "href": os.path.relpath(settings.reports_dir / name / "index.html", settings.reports_dir / "models")}
+                     for name, title in PAGES.items() if name in OTHER_PAGES],
         esc=html.escape,
     )
 
