@@ -18,7 +18,6 @@ import html
 import json
 import os
 import re
-import tempfile
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from threadpoolctl import threadpool_limits
 
 from mignet.quality.disclosure import DisclosureRule
-from mignet.report import TEMPORARY_GLOB
+from mignet.report import write_page
 from mignet.report.data import ReportInputError
 from mignet.settings import Settings
 from mignet.warehouse import Warehouse, WarehouseError
@@ -866,14 +865,4 @@ def write_arrivals_report(settings: Settings) -> Path:
     """Write `reports/arrivals/index.html` from the certified arrival marts and return its path."""
     inputs = load_arrival_inputs(settings)
     page = render(inputs, settings)
-    out_dir = settings.reports_dir / "arrivals"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "index.html"
-    # Written beside the target and renamed, so a reader never sees half a page.
-    prefix, suffix = TEMPORARY_GLOB.split("*")
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
-    return out
+    return write_page(settings.reports_dir / "arrivals", page)

@@ -23,7 +23,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,7 +33,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from mignet import db
 from mignet.quality.schemas import FRAMES
-from mignet.report import TEMPORARY_GLOB
+from mignet.report import write_page
 from mignet.report.data import RUN_STATE_FILE, ReportInputError
 from mignet.report.figures import plt, png_data_uri
 from mignet.settings import Settings
@@ -614,18 +613,4 @@ def write_income_positions_report(settings: Settings) -> Path:
     """Write `reports/income_positions/index.html` from the certified marts and return its path."""
     inputs = load_income_position_inputs(settings)
     page = render(inputs, settings)
-    out_dir = settings.reports_dir / PAGE_DIR
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "index.html"
-    # Written beside the target and renamed, so a reader never sees half a page.
-    prefix, suffix = TEMPORARY_GLOB.split("*")
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=out_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out
+    return write_page(settings.reports_dir / PAGE_DIR, page)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import html
 import math
 import os
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from mignet.network.counts import COUNT_SPECS, MAIN_SPEC
 from mignet.network.pooled import COUNT_EFFECTS, ERGM_EFFECTS, ERGM_MODEL
 from mignet.network.scenario import tie_probabilities
-from mignet.report import PAGES, TEMPORARY_GLOB, figures, maps
+from mignet.report import PAGES, figures, maps, write_page
 from mignet.report.data import ReportInputs, load_report_inputs
 from mignet.settings import Settings
 
@@ -473,14 +472,4 @@ def write_model_report(settings: Settings) -> Path:
     """Write `reports/models/index.html` from the warehouse and return its path."""
     inputs = load_report_inputs(settings)
     page = render(inputs, settings)
-    out_dir = settings.reports_dir / "models"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "index.html"
-    # Written beside the target and renamed, so a reader never sees half a page.
-    prefix, suffix = TEMPORARY_GLOB.split("*")
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=out_dir)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(page)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
-    return out
+    return write_page(settings.reports_dir / "models", page)
