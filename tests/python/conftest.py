@@ -1,6 +1,7 @@
 """Shared pytest fixtures: small generated registers and warehouses built from them once per session.
 
-- `small_register`: folder with a clean synthetic register (scale 0.01, seed 7, no faults).
+- `small_register`: folder with a clean synthetic register (scale 0.01, seed 7, no faults, geography
+  synthetic-small: every code change, 12 % of the other municipalities).
 - `faulty_register`: the same with faults at rate 0.01 (faults.csv lists every injected row).
 - `built_warehouse`: Settings whose warehouse was built by `build_warehouse` from `small_register`.
 - `built_faulty_warehouse`: the same from `faulty_register`.
@@ -35,7 +36,7 @@ def make_settings(root: Path, raw_dir: Path) -> Settings:
 def _generate(folder: Path, faults: float) -> Path:
     from mignet.generate import generate_register
 
-    generate_register(folder, scale=0.01, seed=7, faults=faults)
+    generate_register(folder, scale=0.01, seed=7, faults=faults, geography="synthetic-small")
     return folder
 
 

@@ -90,7 +90,6 @@ def test_every_figure_renders_without_errors(report_path, tmp_path):
 
 def test_screenshot_shows_the_report_and_console_is_clean(report_path, tmp_path):
     import matplotlib.image as mpimg
-    import numpy as np
 
     shot = tmp_path / "report.png"
     done = _chromium(["--enable-logging=stderr", "--v=0", "--window-size=1280,2400",

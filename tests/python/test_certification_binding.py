@@ -41,6 +41,14 @@ TAMPER = {
     "mart_destination_shares": "update marts.mart_destination_shares set movers_in = movers_in + 1 "
                                "where destination_nis = (select min(destination_nis) from marts.mart_destination_shares)",
 }
+# the marts of the income-position and arrival studies: one row fewer
+TAMPER.update({
+    mart: f"delete from marts.{mart} where rowid = (select min(rowid) from marts.{mart})"
+    for mart in ("dim_area", "dim_income_position", "mart_migration_balance", "mart_od_net", "mart_position_exclusions",
+                 "mart_position_population", "dim_sector", "fct_move_sectors", "mart_area_group_change",
+                 "mart_area_inflow", "mart_area_net_migration", "mart_area_population_groups", "mart_area_turnover",
+                 "mart_arrival_neighbourhoods", "mart_onward_destinations", "mart_onward_migration")
+})
 
 
 def _sql(settings, sql):

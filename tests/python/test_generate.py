@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from mignet import contract
 from mignet.generate import FAULT_COLUMNS, generate_register
 from mignet.generate.codes import CHANGES_2019, CHANGES_2025
-from mignet.generate.faults import FAULT_TYPES
+from mignet.generate import FAULT_TYPES
 from mignet.generate.tables import ARROW_TYPES
 from mignet.raw import check_raw
 

@@ -27,7 +27,8 @@ COMBINED = f"{INJECTION} O'Brien reg? [a] * ë"
 # parts of the checkout that test runs and builds write on their own (caches, scratch, other artifacts)
 OWN_WRITES = {".git", ".venv", ".pytest_cache", "__pycache__", "data", "target", "logs", "reports", "gx"}
 # mixed formats, so that both readers (read_parquet and read_csv) meet the hostile path
-FORMATS = {"moves": "parquet", "persons": "csv", "incomes": "parquet", "municipalities": "csv", "population": "csv"}
+FORMATS = {"moves": "parquet", "persons": "csv", "incomes": "parquet", "municipalities": "csv", "population": "csv",
+           "area_types": "csv", "population_positions": "parquet", "sectors": "csv", "population_by_origin": "parquet"}
 
 
 def _decoy(name: str) -> str:

@@ -29,7 +29,10 @@ from mignet.warehouse import Warehouse
 from test_quality_support import make_settings, make_warehouse, marts_of
 
 PUBLIC_MARTS = {"dim_municipality", "dim_municipality_year", "dim_network", "mart_network_dyads",
-                "mart_destination_shares"}
+                "mart_destination_shares",
+                # the income-position study: area types and the territory, rounded, with secondary suppression
+                "dim_area", "dim_income_position", "mart_migration_balance", "mart_od_net", "mart_position_population",
+                "mart_position_exclusions"}
 
 
 def _sql(db, sql, read_only=False, params=None):

@@ -1,5 +1,6 @@
 """Support for the quality and publishing tests: private copies of a real warehouse, built once per test
-process by `mignet build` from a small generated register (scale 0.01), with its dbt artifacts.
+process by `mignet build` from a small generated register (scale 0.01, the synthetic-small geography: every
+code change, 12 % of the other municipalities), with its dbt artifacts.
 
 `make_warehouse(settings)` copies that warehouse and its build folder into `settings`'s paths, so a test may
 damage its copy freely; `failing_tests` marks dbt tests of chosen marts as failed in the copied
@@ -48,14 +49,14 @@ def copy_warehouse(source: Settings, tmp_path: Path) -> Settings:
 
 @lru_cache(maxsize=1)
 def template() -> Settings:
-    """One warehouse built by `mignet build` from a clean scale-0.01 register, for this test process."""
+    """One warehouse built by `mignet build` from a clean scale-0.01 synthetic-small register, for this test process."""
     from mignet.generate import generate_register
     from mignet.warehouse.build import build_warehouse
 
     root = Path(tempfile.mkdtemp(prefix="mignet-template-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     raw = root / "raw"
-    generate_register(raw, scale=0.01, seed=7, faults=0.0)
+    generate_register(raw, scale=0.01, seed=7, faults=0.0, geography="synthetic-small")
     settings = make_settings(root, raw_dir=raw)
     result = build_warehouse(settings)
     if not result.ok:

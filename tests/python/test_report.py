@@ -8,7 +8,6 @@ import math
 import re
 
 import duckdb
-import numpy as np
 import pandas as pd
 import pytest
 

@@ -36,7 +36,7 @@ def run_env(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
-    args = ["--scale", "0.01", "--seed", "7", "--gof-sims", "10"]
+    args = ["--scale", "0.01", "--seed", "7", "--geography", "synthetic-small", "--gof-sims", "10"]
     runner = CliRunner()
     first = runner.invoke(run, args)
     assert first.exit_code == 0, first.output + repr(first.exception)
@@ -45,6 +45,8 @@ def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
     quality = run_env / "reports" / "quality" / "index.html"
     assert models.is_file() and quality.is_file()
     assert f"analysis report: {models}" in first.output
+    for name, title in (("income_positions", "income-position report"), ("arrivals", "arrival report")):
+        assert f"{title}: {run_env / 'reports' / name / 'index.html'}" in first.output
     assert re.search(r"certified: .*mart_network_dyads", first.output)
     page = models.read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") >= 5
@@ -63,7 +65,7 @@ def test_run_end_to_end_then_up_to_date_then_targeted_reruns(run_env):
     third = runner.invoke(run, args)
     assert third.exit_code == 0, third.output
     assert _statuses(third.output) == {**{s: "up to date" for s in STAGES[:-1]}, "report": "ran"}
-    assert f"report: write the analysis report ... runs ({models} is missing)" in third.output
+    assert f"report: write the report pages ... runs ({models} is missing)" in third.output
 
     # More simulations change the goodness of fit only: gof reruns, and what reads it (the release carries
     # the goodness of fit, the report draws it); the rest is kept.

@@ -1,7 +1,7 @@
 """Every documented option and seed edit works end to end, through the command line: the build is the one
 source of the study's settings, and every later stage takes them from the warehouse it reads.
 
-- `mignet run --dbt-var ...`: vintage 2025 (565 municipalities), a tie threshold of 2 moves, median or no
+- `mignet run --dbt-var ...`: vintage 2025, a tie threshold of 2 moves, median or no
   imputation, the income group of the year after the move; certified and fitted.
 - a hand-run `dbt build --vars ...` then `mignet validate` and `mignet fit`: the same options certify.
 - an edited project (six yearly periods, two age bands in the seeds): fit, gof, publish and the report carry
@@ -60,7 +60,7 @@ def test_mignet_run_with_vintage_2025_min_moves_median_and_next_year(tmp_path, m
     env = _env(tmp_path, MIGNET_MIN_MOVES="9", MIGNET_TARGET_VINTAGE="2019")  # must not reach any check
     _clean_env(monkeypatch, env)
     result = CliRunner().invoke(main, [
-        "run", "--scale", "0.01", "--seed", "5", "--gof-sims", "5",
+        "run", "--scale", "0.01", "--seed", "5", "--geography", "synthetic-small", "--gof-sims", "5",
         "--dbt-var", "target_vintage=2025", "--dbt-var", "min_moves=2",
         "--dbt-var", "imputation_method=median", "--dbt-var", "income_group_year=next_year"])
     assert result.exit_code == 0, result.output[-4000:]
@@ -68,16 +68,19 @@ def test_mignet_run_with_vintage_2025_min_moves_median_and_next_year(tmp_path, m
     recorded = dict(_query(settings, "select var_name, value_json from audit.rpt_build_vars"))
     assert {k: json.loads(recorded[k]) for k in ("target_vintage", "min_moves", "imputation_method", "income_group_year")} \
         == {"target_vintage": 2025, "min_moves": 2, "imputation_method": "median", "income_group_year": "next_year"}
-    assert _query(settings, "select count(*), min(vintage), max(vintage) from marts.dim_municipality") == [(565, 2025, 2025)]
+    # the municipalities of 1-1-2025 of the generated geography (565 in Belgium; synthetic-small keeps every code
+    # change and 12 % of the others)
+    n = json.loads((settings.raw_dir / "manifest.json").read_text())["municipality_codes"]["valid_2025_01_01"]
+    assert _query(settings, "select count(*), min(vintage), max(vintage) from marts.dim_municipality") == [(n, 2025, 2025)]
     assert _query(settings, "select distinct imputation_method from marts.fct_incomes where income_imputed") == [("median",)]
     assert _query(settings, "select count(*) from marts.fct_moves where income_year <> move_year + 1") == [(0,)]
     # the tie rule of the build: one move is not a tie, two are
     assert _query(settings, "select bool_or(n_moves = 1 and not tie), bool_and(tie = (n_moves >= 2)) "
                             "from marts.mart_network_dyads") == [(True, True)]
     assert _networks_fitted(settings) == 24
-    assert _query(settings, "select count(distinct n_nodes), min(n_nodes) from results.model_estimates") == [(1, 565)]
+    assert _query(settings, "select count(distinct n_nodes), min(n_nodes) from results.model_estimates") == [(1, n)]
     page = (settings.reports_dir / "models" / "index.html").read_text(encoding="utf-8")
-    assert "vintage 2025 (565 municipalities)" in page
+    assert f"vintage 2025 ({n} municipalities)" in page
 
 
 @pytest.mark.parametrize("dbt_vars", [

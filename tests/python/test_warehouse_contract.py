@@ -349,6 +349,30 @@ def _plant(folder: Path) -> Planted:
             planted.add("population", f"{row['nis_code']}|{row['reference_date']}", col.rule_for(kind), (col.name, kind))
     (folder / "population.csv").unlink()
     _write_parquet_text(folder / "population.parquet", contract.POPULATION, population)
+
+    # the optional tables of the two other studies: new rows, one per check, each with a key of its own (the
+    # value varied), and a later copy of an existing row
+    varied = {"area_types": ("nis_code", (str(n) for n in range(99001, 99100))),
+              "population_positions": ("nis_code", (str(n) for n in range(99101, 99200))),
+              "sectors": ("sector_code", (f"99{n:03d}A00-" for n in range(201, 300))),
+              "population_by_origin": ("country", (f"Q{chr(c)}" for c in range(ord("A"), ord("Z") + 1)))}
+    for name, (column, values) in varied.items():
+        table = contract.TABLES[name]
+        rows = _read(folder / f"{name}.csv")
+        template = rows[0]
+        for col in table.columns:
+            for kind in [k for k in ("missing", "unreadable") if col.rule_for(k)] + [k for k, _ in col.checks()]:
+                row = dict(template, **{column: next(values)})
+                row[col.name] = _violating_value(col, kind)
+                rows.append(row)
+                # the key as rpt_quarantine writes it: a value that does not read is NULL there
+                key = "|".join("" if c == col.name and kind in ("missing", "unreadable") else row[c]
+                               for c in table.primary_key)
+                planted.add(name, key, col.rule_for(kind), (col.name, kind))
+        rows.append(dict(rows[3]))
+        planted.add(name, "|".join(rows[3][c] for c in table.primary_key), table.duplicate_rule,
+                    (table.primary_key[0], "duplicate"))
+        _write_csv(folder / f"{name}.csv", table, rows)
     return planted
 
 
