@@ -72,4 +72,7 @@ def built_warehouse(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="session")
 def built_faulty_warehouse(tmp_path_factory, faulty_register) -> Settings:
-    return _build(make_settings(tmp_path_factory.mktemp("built_faulty_warehouse"), faulty_register))
+    from test_quality_support import geography_vars
+
+    return _build(make_settings(tmp_path_factory.mktemp("built_faulty_warehouse"), faulty_register),
+                  dbt_vars=geography_vars(faulty_register))

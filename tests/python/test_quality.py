@@ -35,7 +35,7 @@ from mignet.quality.schemas import FRAMES, validate_frame
 from mignet.quality.validate import validate
 from mignet.warehouse import BuildSettingsError, NotCertifiedError, Warehouse
 from mignet.warehouse.build import dbt_executable
-from test_quality_support import REPO, make_settings, make_warehouse, mark_failing, marts_of, template
+from test_quality_support import REPO, geography_vars, make_settings, make_warehouse, mark_failing, marts_of, template
 
 
 def read_certified(settings, mart, columns=None, categorical=False):
@@ -223,8 +223,10 @@ def run_dbt_tests(settings, tmp_path: Path, select: str = "test_type:data"):
     not validated after.)"""
     env = settings.dbt_env()
     env.update(DBT_TARGET_PATH=str(tmp_path / "target"), DBT_LOG_PATH=str(tmp_path / "logs"))
+    # the vars of the build (the template's geography)
     done = subprocess.run([dbt_executable(), "test", "--select", *select.split(), "--project-dir", str(REPO),
-                           "--profiles-dir", str(REPO)], cwd=REPO, env=env, capture_output=True, text=True)
+                           "--profiles-dir", str(REPO), "--vars", json.dumps(geography_vars(settings.raw_dir))],
+                          cwd=REPO, env=env, capture_output=True, text=True)
     run_results = tmp_path / "target" / "run_results.json"
     assert run_results.is_file(), done.stdout[-3000:]
     shutil.copy2(tmp_path / "target" / "manifest.json", tmp_path / "manifest.json")

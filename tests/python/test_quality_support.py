@@ -47,6 +47,13 @@ def copy_warehouse(source: Settings, tmp_path: Path) -> Settings:
     return settings
 
 
+def geography_vars(raw: Path) -> dict:
+    """The dbt vars that describe the generated geography (var expected_municipalities is Belgium's 581 and 565
+    municipalities; the synthetic-small geography has fewer), from the register's manifest."""
+    codes = json.loads((raw / "manifest.json").read_text())["municipality_codes"]
+    return {"expected_municipalities": {"2019": codes["valid_2019_01_01"], "2025": codes["valid_2025_01_01"]}}
+
+
 @lru_cache(maxsize=1)
 def template() -> Settings:
     """One warehouse built by `mignet build` from a clean scale-0.01 synthetic-small register, for this test process."""
@@ -58,7 +65,7 @@ def template() -> Settings:
     raw = root / "raw"
     generate_register(raw, scale=0.01, seed=7, faults=0.0, geography="synthetic-small")
     settings = make_settings(root, raw_dir=raw)
-    result = build_warehouse(settings)
+    result = build_warehouse(settings, dbt_vars=geography_vars(raw))
     if not result.ok:
         raise RuntimeError("dbt build of the template warehouse failed:\n" + "\n".join(result.failures))
     return settings
