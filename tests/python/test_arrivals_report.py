@@ -27,7 +27,7 @@ from mignet.report.arrivals import (ARRIVAL_MARTS, CHANGE_PP_BREAKS, CLASS_SEED,
                                     write_arrivals_report)
 from mignet.report.data import ReportInputError
 from mignet.warehouse.build import dbt_executable
-from test_quality_support import REPO, copy_warehouse, make_settings, make_warehouse, template
+from test_quality_support import REPO, certified_template, copy_warehouse
 
 pytestmark = pytest.mark.slow
 
@@ -54,14 +54,19 @@ def _script(html: str, element_id: str):
 
 
 @pytest.fixture(scope="module")
-def certified(tmp_path_factory):
-    """A copy of the template warehouse, validated: the arrival marts certified."""
-    from mignet.quality.validate import validate
+def certified():
+    """The validated copy of the template warehouse (shared by the readers' tests): the arrival marts certified."""
+    from mignet.warehouse import NotCertifiedError, Warehouse
 
-    settings = make_settings(tmp_path_factory.mktemp("arrivals"), raw_dir=template().raw_dir)
-    make_warehouse(settings)
-    result = validate(settings)
-    refused = {m: result.failed_checks().get(m) for m in ARRIVAL_MARTS if not result.certified.get(m)}
+    settings = certified_template()
+    warehouse = Warehouse(settings)
+    refused = {}
+    with warehouse.connect() as con:
+        for mart in ARRIVAL_MARTS:
+            try:
+                warehouse.certification(con, mart)
+            except NotCertifiedError as exc:
+                refused[mart] = str(exc)
     assert refused == {}, refused
     return settings
 

@@ -28,7 +28,7 @@ from mignet.report.income_positions import (MARTS, PAGE_DIR, exclusion_table, ex
                                             write_income_positions_report, yearly_net_figure)
 from mignet.report.figures import plt
 from mignet.warehouse.build import dbt_executable
-from test_quality_support import REPO, copy_warehouse, make_settings, make_warehouse, template
+from test_quality_support import REPO, certified_template, copy_warehouse, template
 
 pytestmark = pytest.mark.slow
 
@@ -44,14 +44,19 @@ def _query(settings, sql: str, params=None) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def certified(tmp_path_factory):
-    """A copy of the template warehouse, validated: the income-position marts certified."""
-    from mignet.quality.validate import validate
+def certified():
+    """The validated copy of the template warehouse (shared by the readers' tests): the income-position marts certified."""
+    from mignet.warehouse import NotCertifiedError, Warehouse
 
-    settings = make_settings(tmp_path_factory.mktemp("income_positions"), raw_dir=template().raw_dir)
-    make_warehouse(settings)
-    result = validate(settings)
-    refused = {m: result.failed_checks().get(m) for m in MARTS if not result.certified.get(m)}
+    settings = certified_template()
+    warehouse = Warehouse(settings)
+    refused = {}
+    with warehouse.connect() as con:
+        for mart in MARTS:
+            try:
+                warehouse.certification(con, mart)
+            except NotCertifiedError as exc:
+                refused[mart] = str(exc)
     assert refused == {}, refused
     return settings
 

@@ -71,6 +71,20 @@ def template() -> Settings:
     return settings
 
 
+@lru_cache(maxsize=1)
+def certified_template() -> Settings:
+    """A copy of the template warehouse, validated once for this test process (readers' tests: never modify it;
+    copy it with copy_warehouse to damage it)."""
+    from mignet.quality.validate import validate
+
+    root = Path(tempfile.mkdtemp(prefix="mignet-certified-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    settings = make_settings(root, raw_dir=template().raw_dir)
+    make_warehouse(settings)
+    validate(settings)
+    return settings
+
+
 def mark_failing(settings: Settings, failing_tests: dict[str, int]) -> None:
     """Mark, in the copied run_results.json, the first data test of each mart as failed with that many rows."""
     folder = next((settings.data_dir / "build").glob("*/run_results.json")).parent
